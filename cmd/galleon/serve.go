@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/galleonhq/galleon"
+	"github.com/galleonhq/galleon/arm"
+	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/identity"
+	"github.com/galleonhq/galleon/jobs"
+	"github.com/galleonhq/galleon/ops"
+	"github.com/galleonhq/galleon/store/sqlite"
+)
+
+// AdminCredentials is the content of DATA/admin.json: what a client needs to
+// sign in as the installation's administrator.
+type AdminCredentials struct {
+	Endpoint       string `json:"endpoint"`
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	ClientID       string `json:"clientId"`
+	ClientSecret   string `json:"clientSecret"`
+	CAFile         string `json:"caCertFile"`
+}
+
+// Main is one running `galleon serve`: tests boot it on 127.0.0.1:0.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// Out receives the start-up banner (default os.Stdout).
+	Out io.Writer
+
+	// Set by Open.
+	BaseURL   string
+	Admin     *AdminCredentials
+	AdminFile string
+
+	store    *sqlite.Store
+	listener net.Listener
+	http     *http.Server
+	worker   *jobs.Worker
+	identity *identity.Service
+	ready    chan struct{}
+}
+
+// Open prepares everything Run serves: data directory, store, first-start
+// setup, certificates, listener and handlers.
+func (m *Main) Open(ctx context.Context) error {
+	c := &m.Config
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(os.Stderr, c.Log.Level, c.Log.Format)
+	}
+	if m.Out == nil {
+		m.Out = os.Stdout
+	}
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(c.Data, "galleon.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.store = st
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another galleon running? pick another address with --listen)", c.Listen, err)
+	}
+	m.listener = ln
+	m.BaseURL = publicURL(c.PublicURL, ln.Addr().(*net.TCPAddr))
+
+	tlsCert, err := ensureCertificates(tlsPaths(c.Data), certNames(m.BaseURL, c.HostNames), time.Now())
+	if err != nil {
+		return err
+	}
+
+	m.AdminFile = filepath.Join(c.Data, "admin.json")
+	_, statErr := os.Stat(m.AdminFile)
+	boot, err := identity.Bootstrap(ctx, st, identity.BootstrapOptions{
+		TenantDomain: c.TenantDomain, TenantName: c.TenantName, SubscriptionName: c.SubscriptionName,
+		RotateAdminSecret: errors.Is(statErr, os.ErrNotExist),
+	})
+	if err != nil {
+		return fmt.Errorf("first-start setup: %w", err)
+	}
+	if err := m.writeAdminFile(boot); err != nil {
+		return err
+	}
+
+	m.identity = &identity.Service{
+		Store:         st,
+		BaseURL:       m.BaseURL,
+		Audiences:     audiences(m.BaseURL),
+		TokenLifetime: c.TokenLifetime,
+		Logger:        m.Logger,
+	}
+	if err := m.identity.Open(ctx); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	armServer := &arm.Server{
+		Store:    st,
+		Auth:     m.identity,
+		Authz:    &authz.Authorizer{Store: st},
+		BaseURL:  m.BaseURL,
+		Audience: m.BaseURL + "/",
+		Regions:  c.Regions,
+		Logger:   m.Logger,
+	}
+	handlers := map[string]jobs.Handler{}
+	for k, h := range armServer.JobHandlers() {
+		handlers[k] = h
+	}
+	host, _ := os.Hostname()
+	m.worker = jobs.New(st, handlers, fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8]), m.Logger)
+	armServer.Notify = m.worker.Notify
+	armServer.Init()
+
+	metrics := ops.NewMetrics(st)
+	mw := &ops.Middleware{Audit: st, Logger: m.Logger, Metrics: metrics}
+	top := &router{
+		arm:      armServer,
+		identity: m.identity.Handler(),
+		admin:    m.identity.AdminHandler(),
+		graph:    m.identity.GraphHandler(),
+		health: &ops.Health{Ready: func(ctx context.Context) error {
+			_, err := st.ListTenants(ctx)
+			return err
+		}},
+		metrics: metrics.Handler(),
+	}
+	m.http = &http.Server{
+		Handler:           mw.Wrap(top),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.ready = make(chan struct{})
+	return nil
+}
+
+func (m *Main) writeAdminFile(boot *identity.BootstrapResult) error {
+	caFile := tlsPaths(m.Config.Data).CA
+	creds := &AdminCredentials{
+		Endpoint: m.BaseURL, TenantID: boot.Tenant.ID, SubscriptionID: boot.Subscription.ID,
+		ClientID: boot.Application.AppID, CAFile: caFile,
+	}
+	if boot.ClientSecret == "" {
+		old, err := readCredentials(m.AdminFile)
+		if err != nil {
+			return fmt.Errorf("read %s: %w (delete it to have a new administrator secret made)", m.AdminFile, err)
+		}
+		creds.ClientSecret = old.ClientSecret
+		if *old == *creds {
+			m.Admin = creds
+			return nil
+		}
+	} else {
+		creds.ClientSecret = boot.ClientSecret
+	}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	tmp := m.AdminFile + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write admin credentials: %w", err)
+	}
+	if err := os.Rename(tmp, m.AdminFile); err != nil {
+		return fmt.Errorf("write admin credentials: %w", err)
+	}
+	m.Admin = creds
+	return nil
+}
+
+func readCredentials(path string) (*AdminCredentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c AdminCredentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully: stop accepting,
+// drain requests (up to 20 s), stop the workers, close the store.
+func (m *Main) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := m.http.ServeTLS(m.listener, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	g.Go(func() error { return m.worker.Run(wctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		err := m.http.Shutdown(sctx)
+		stopWorker()
+		return err
+	})
+	close(m.ready)
+	m.Logger.Info("serving", "url", m.BaseURL, "data", m.Config.Data)
+	err := g.Wait()
+	stopWorker()
+	return err
+}
+
+// Close releases the store. Call it after Run returns.
+func (m *Main) Close() error {
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}
+
+func publicURL(configured string, addr *net.TCPAddr) string {
+	if configured != "" {
+		return strings.TrimSuffix(configured, "/")
+	}
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+func certNames(base string, extra []string) []string {
+	names := []string{}
+	if i := strings.Index(base, "://"); i >= 0 {
+		h := base[i+3:]
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+		names = append(names, strings.Trim(h, "[]"))
+	}
+	names = append(names, "127.0.0.1", "::1", "localhost")
+	return append(names, extra...)
+}
+
+// audiences are the token audiences Galleon accepts: its own URL (with and
+// without the trailing slash az adds) and the public-cloud ARM audiences, so
+// clients configured for Azure's identifiers also work.
+func audiences(base string) []string {
+	return []string{base + "/", base, base + "/graph/", "https://management.core.windows.net/", "https://management.azure.com/"}
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// router sends each request to its surface by the first path segments.
+type router struct {
+	arm      http.Handler
+	identity http.Handler
+	admin    http.Handler
+	graph    http.Handler
+	health   http.Handler
+	metrics  http.Handler
+}
+
+var armRoots = map[string]bool{"subscriptions": true, "providers": true, "tenants": true, "metadata": true}
+var identitySeconds = map[string]bool{"v2.0": true, "oauth2": true, "discovery": true}
+
+func (t *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	segs := strings.FieldsFunc(r.URL.Path, func(c rune) bool { return c == '/' })
+	first, second := "", ""
+	if len(segs) > 0 {
+		first = strings.ToLower(segs[0])
+	}
+	if len(segs) > 1 {
+		second = strings.ToLower(segs[1])
+	}
+	note := galleon.AuditNoteFromContext(r.Context())
+	label := func(s string) {
+		if note != nil {
+			note.Route = r.Method + " " + s
+		}
+	}
+	switch {
+	case armRoots[first]:
+		label("arm (unmatched)")
+		t.arm.ServeHTTP(w, r)
+	case first == "healthz" || first == "readyz":
+		label("/" + first)
+		t.health.ServeHTTP(w, r)
+	case first == "metrics":
+		label("/metrics")
+		t.metrics.ServeHTTP(w, r)
+	case first == "admin":
+		label("/admin")
+		t.admin.ServeHTTP(w, r)
+	case first == "v1.0":
+		label("/v1.0 (graph)")
+		t.graph.ServeHTTP(w, r)
+	case identitySeconds[second]:
+		label("/{tenant}/" + second)
+		t.identity.ServeHTTP(w, r)
+	default:
+		label("(no surface)")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"error":{"code":"NotFound","message":"Nothing is served at %s. ARM is under /subscriptions, /providers and /tenants; sign-in under /{tenant}/oauth2/v2.0/token."}}`+"\n", jsonEscape(r.URL.Path))
+	}
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
