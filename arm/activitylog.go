@@ -131,6 +131,8 @@ func parseActivityFilter(filter, sub string, f *galleon.AuditFilter) error {
 			f.Under = v
 		case field == "caller" && op == "eq":
 			f.PrincipalID = v
+		case field == "eventchannels" || field == "levels":
+			// az sends these; every record is an administrative event.
 		default:
 			return bad(clause)
 		}

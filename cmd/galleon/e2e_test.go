@@ -430,3 +430,66 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("after restart: %d", status)
 	}
 }
+
+// TestOperationsSurface checks health, metrics and that writes land in the
+// audit trail, readable through the activity-log API.
+func TestOperationsSurface(t *testing.T) {
+	s := mustStart(t, "")
+	tok := s.adminToken(t)
+	sub := s.Admin.SubscriptionID
+	if status, _, _ := s.rawARM(t, "PUT", "/subscriptions/"+sub+"/resourcegroups/audited?api-version=2021-04-01", tok, `{"location":"eastus"}`); status != 201 {
+		t.Fatalf("create: %d", status)
+	}
+	if status, code, _ := s.rawARM(t, "PUT", "/subscriptions/"+sub+"/resourcegroups/audited?api-version=2021-04-01", tok, `{"location":"japaneast"}`); status != 409 {
+		t.Fatalf("move: %d %s", status, code)
+	}
+
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", s.BaseURL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := s.httpClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var log struct {
+		Value []struct {
+			Caller        string
+			ResourceID    string
+			OperationName struct{ Value string }
+			Status        struct{ Value string }
+		}
+	}
+	status, body := get("/subscriptions/" + sub + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=" +
+		"eventTimestamp%20ge%20'2020-01-01T00:00:00Z'%20and%20resourceGroupName%20eq%20'audited'")
+	if status != 200 {
+		t.Fatalf("activity log: %d %s", status, body)
+	}
+	if err := json.Unmarshal([]byte(body), &log); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.Value) != 2 {
+		t.Fatalf("want 2 audit records, got %s", body)
+	}
+	// Newest first: the refused move, then the create.
+	if log.Value[0].Status.Value != "Failed" || log.Value[1].Status.Value != "Succeeded" ||
+		log.Value[1].OperationName.Value != "Microsoft.Resources/subscriptions/resourceGroups/write" ||
+		log.Value[1].Caller == "" || !strings.HasSuffix(log.Value[1].ResourceID, "/resourceGroups/audited") {
+		t.Fatalf("audit records = %+v", log.Value)
+	}
+
+	if status, _, h := s.rawARM(t, "DELETE", "/subscriptions/"+sub+"/resourcegroups/audited?api-version=2021-04-01", tok, ""); status != 202 || h.Get("Azure-AsyncOperation") == "" || h.Get("Location") == "" {
+		t.Fatalf("delete: %d %v", status, h)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "galleon_http_requests_total"} {
+		if status, body := get(path); status != 200 || !strings.Contains(body, want) {
+			t.Fatalf("%s: %d %.200s", path, status, body)
+		}
+	}
+	if _, body := get("/metrics"); !strings.Contains(body, `route="PUT /subscriptions/{sub}/resourceGroups/{rg}"`) || !strings.Contains(body, "galleon_jobs") {
+		t.Fatalf("metrics lack the route or job series:\n%.3000s", body)
+	}
+}
