@@ -28,13 +28,13 @@ type rgProperties struct {
 }
 
 type rgBody struct {
-	Location   *string            `json:"location"`
-	Tags       map[string]string  `json:"tags"`
-	ManagedBy  *string            `json:"managedBy"`
-	Properties *map[string]any    `json:"properties"`
-	Name       *string            `json:"name"`
-	ID         *string            `json:"id"`
-	Type       *string            `json:"type"`
+	Location   *string           `json:"location"`
+	Tags       map[string]string `json:"tags"`
+	ManagedBy  *string           `json:"managedBy"`
+	Properties *map[string]any   `json:"properties"`
+	Name       *string           `json:"name"`
+	ID         *string           `json:"id"`
+	Type       *string           `json:"type"`
 }
 
 var rgNamePattern = regexp.MustCompile(`^[-\w._()]+$`)
