@@ -140,6 +140,7 @@ func (m *Main) Open(ctx context.Context) error {
 		identity: m.identity.Handler(),
 		admin:    m.identity.AdminHandler(),
 		graph:    m.identity.GraphHandler(),
+		realm:    m.identity.UserRealmHandler(),
 		health: &ops.Health{Ready: func(ctx context.Context) error {
 			_, err := st.ListTenants(ctx)
 			return err
@@ -283,6 +284,7 @@ type router struct {
 	identity http.Handler
 	admin    http.Handler
 	graph    http.Handler
+	realm    http.Handler
 	health   http.Handler
 	metrics  http.Handler
 }
@@ -321,6 +323,9 @@ func (t *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case first == "v1.0":
 		label("/v1.0 (graph)")
 		t.graph.ServeHTTP(w, r)
+	case second == "userrealm":
+		label("/{tenant}/UserRealm")
+		t.realm.ServeHTTP(w, r)
 	case identitySeconds[second]:
 		label("/{tenant}/" + second)
 		t.identity.ServeHTTP(w, r)
