@@ -216,6 +216,7 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error { return m.worker.Run(wctx) })
 	g.Go(func() error {
 		<-gctx.Done()
+		m.Logger.Info("shutting down: draining requests and stopping workers")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		defer cancel()
 		err := m.http.Shutdown(sctx)
@@ -226,6 +227,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("serving", "url", m.BaseURL, "data", m.Config.Data)
 	err := g.Wait()
 	stopWorker()
+	m.Logger.Info("stopped", "err", err)
 	return err
 }
 
