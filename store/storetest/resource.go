@@ -285,6 +285,9 @@ func testListResources(t *testing.T, open Opener) {
 					if len(page) != limit {
 						t.Fatalf("a page with a next token has %d resources, want %d", len(page), limit)
 					}
+					if last := galleon.NormalizeScope(page[len(page)-1].ID); next != last {
+						t.Fatalf("next token = %q, want the normalized ID of the page's last resource %q", next, last)
+					}
 					f.After = next
 				}
 				wantStrings(t, "IDs over all pages", got, byKey(want...))
