@@ -60,13 +60,13 @@ func splitPath(s string) []string {
 func parseSegments(segs []string) (ResourceID, string) {
 	var id ResourceID
 	i := 0
-	if i < len(segs) && strings.EqualFold(segs[i], "subscriptions") {
+	if i < len(segs) && isKeyword(segs[i], "subscriptions") {
 		if i+1 >= len(segs) {
 			return id, "the subscription ID is missing"
 		}
 		id.SubscriptionID = segs[i+1]
 		i += 2
-		if i < len(segs) && strings.EqualFold(segs[i], "resourceGroups") {
+		if i < len(segs) && isKeyword(segs[i], "resourceGroups") {
 			if i+1 >= len(segs) {
 				return id, "the resource group name is missing"
 			}
@@ -75,7 +75,7 @@ func parseSegments(segs []string) (ResourceID, string) {
 		}
 	}
 	for i < len(segs) {
-		if !strings.EqualFold(segs[i], "providers") {
+		if !isKeyword(segs[i], "providers") {
 			switch {
 			case id.ResourceGroup != "":
 				return id, "expected 'providers' after the resource group, found '" + segs[i] + "'"
@@ -93,7 +93,7 @@ func parseSegments(segs []string) (ResourceID, string) {
 		}
 		id.Namespace = segs[i+1]
 		i += 2
-		for i < len(segs) && !strings.EqualFold(segs[i], "providers") {
+		for i < len(segs) && !isKeyword(segs[i], "providers") {
 			if i+1 >= len(segs) {
 				return id, "resource type '" + segs[i] + "' has no name"
 			}
@@ -106,6 +106,13 @@ func parseSegments(segs []string) (ResourceID, string) {
 		}
 	}
 	return id, ""
+}
+
+// isKeyword reports whether seg is the ASCII keyword kw in any ASCII case.
+// Unicode folding would accept "ſubscriptions" (U+017F folds to 's'), which
+// NormalizeScope keeps distinct, giving one parsed ID two store keys.
+func isKeyword(seg, kw string) bool {
+	return len(seg) == len(kw) && strings.EqualFold(seg, kw)
 }
 
 // String formats the ID in ARM's canonical spelling.
@@ -169,7 +176,9 @@ func (id ResourceID) Parent() ResourceID {
 	switch {
 	case len(id.Types) > 1:
 		p := id
-		p.Types, p.Names = id.Types[:len(id.Types)-1], id.Names[:len(id.Names)-1]
+		// Cap the slices so appending to the parent cannot overwrite the child.
+		n := len(id.Types) - 1
+		p.Types, p.Names = id.Types[:n:n], id.Names[:n:n]
 		return p
 	case len(id.Types) == 1 && id.Scope != nil:
 		return *id.Scope

@@ -129,6 +129,12 @@ func (s *Server) buildRoutes() []route {
 	return r
 }
 
+// keyword compares a path segment with a literal, ignoring ASCII case only
+// (strings.EqualFold alone would also fold letters such as U+017F to 's').
+func keyword(seg, lit string) bool {
+	return len(seg) == len(lit) && strings.EqualFold(seg, lit)
+}
+
 // splitPath splits a URL path into its non-empty segments, so "//" and
 // trailing slashes are tolerated.
 func splitPath(p string) []string {
@@ -149,7 +155,7 @@ func matchSegments(pattern, segs []string, vars map[string]string) bool {
 	for i, p := range pattern {
 		if strings.HasPrefix(p, "{") {
 			vars[p[1:len(p)-1]] = segs[i]
-		} else if !strings.EqualFold(p, segs[i]) {
+		} else if !keyword(segs[i], p) {
 			return false
 		}
 	}
@@ -243,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // resolveSubscription loads the subscription a path names and checks that
 // the caller's token was issued by the subscription's tenant.
 func (s *Server) resolveSubscription(c *call, segs []string) error {
-	if c.p == nil || len(segs) < 2 || !strings.EqualFold(segs[0], "subscriptions") {
+	if c.p == nil || len(segs) < 2 || !keyword(segs[0], "subscriptions") {
 		return nil
 	}
 	sub, err := s.Store.GetSubscription(c.ctx, segs[1])

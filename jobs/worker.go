@@ -85,6 +85,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
+	if len(kinds) == 0 {
+		// ClaimJob with no kinds takes jobs of every kind, which this worker
+		// could only fail; leave them to workers that can run them.
+		w.Logger.Warn("job worker has no handlers; it will claim no jobs", "owner", w.Owner)
+		<-ctx.Done()
+		return nil
+	}
 	done := make(chan struct{}, w.Concurrency)
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()

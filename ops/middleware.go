@@ -18,7 +18,8 @@ import (
 
 // Middleware wraps every surface's handler.
 type Middleware struct {
-	Audit   galleon.AuditStore
+	Audit galleon.AuditStore
+	// Logger receives request logs and panics; nil means slog.Default().
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
@@ -54,6 +55,13 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (m *Middleware) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
 
 func (m *Middleware) now() time.Time {
 	if m.Now != nil {
@@ -91,7 +99,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				m.Logger.Error("handler panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()),
+				m.logger().Error("handler panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()),
 					"method", r.Method, "path", r.URL.Path, "requestId", ids.RequestID)
 				if sw.status == 0 {
 					sw.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -123,7 +131,7 @@ func (m *Middleware) finish(r *http.Request, sw *statusWriter, note *galleon.Aud
 	if note.Principal != nil {
 		attrs = append(attrs, "principal", note.Principal.ObjectID, "tenant", note.Principal.TenantID)
 	}
-	m.Logger.Info("request", attrs...)
+	m.logger().Info("request", attrs...)
 	if isWrite(r.Method) && note.Principal != nil && m.Audit != nil {
 		m.audit(r, sw.status, note, ids)
 	}
@@ -160,6 +168,6 @@ func (m *Middleware) audit(r *http.Request, status int, note *galleon.AuditNote,
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := m.Audit.AppendAudit(ctx, rec); err != nil {
-		m.Logger.Error("append audit record", "err", err, "requestId", ids.RequestID)
+		m.logger().Error("append audit record", "err", err, "requestId", ids.RequestID)
 	}
 }
