@@ -48,9 +48,11 @@ type BootstrapResult struct {
 // application "galleon-admin" with a two-year client secret, its service
 // principal, an Owner role assignment for it on the subscription, and the
 // GlobalAdministrator and InstallationOperator directory roles. Later calls
-// find the same objects in the oldest tenant and create only what is
-// missing (so an interrupted first start completes), adding a new secret
-// when o.RotateAdminSecret is set.
+// find the same objects (the galleon-admin application whose service
+// principal is an installation operator) and create only what is missing,
+// so an interrupted first start completes; they add a new secret when
+// o.RotateAdminSecret is set. Options other than RotateAdminSecret matter
+// only on the first start.
 func Bootstrap(ctx context.Context, st galleon.Store, o BootstrapOptions) (*BootstrapResult, error) {
 	if o.TenantDomain == "" {
 		o.TenantDomain = defaultTenantDomain
@@ -68,58 +70,53 @@ func Bootstrap(ctx context.Context, st galleon.Store, o BootstrapOptions) (*Boot
 	now := time.Now().UTC()
 	res := &BootstrapResult{}
 
-	// Tenant: the oldest one, or a new one.
-	tenants, err := st.ListTenants(ctx)
+	// Find an existing administrator: an application named galleon-admin
+	// whose service principal is an installation operator (preferred), or
+	// any galleon-admin application. New tenants, look-alike applications
+	// made by tenant administrators and clock skew never move it.
+	found, err := findAdmin(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
+		return nil, err
 	}
-	if len(tenants) == 0 {
+	byAge := func(t *galleon.Tenant) (time.Time, string) { return t.CreatedAt, t.ID }
+	switch {
+	case found.app != nil:
+		res.Tenant, res.Application, res.ServicePrincipal = found.tenant, found.app, found.sp
+	case len(found.tenants) > 0:
+		res.Tenant = oldest(found.tenants, byAge)
+	default:
 		t := &galleon.Tenant{ID: uuid.NewString(), Domain: o.TenantDomain, DisplayName: o.TenantName, CreatedAt: now}
 		if err := st.CreateTenant(ctx, t); err != nil {
 			return nil, fmt.Errorf("create tenant %s: %w", t.Domain, err)
 		}
 		res.Tenant, res.Created = t, true
-	} else {
-		res.Tenant = oldest(tenants, func(t *galleon.Tenant) (time.Time, string) { return t.CreatedAt, t.ID })
 	}
 	t := res.Tenant
 
-	// Subscription: the tenant's oldest, or a new one.
-	subs, err := st.ListSubscriptions(ctx, t.ID)
+	// Subscription: the oldest one the administrator owns, else the
+	// tenant's oldest, else a new one.
+	sub, err := adminSubscription(ctx, st, t.ID, res.ServicePrincipal)
 	if err != nil {
-		return nil, fmt.Errorf("list subscriptions: %w", err)
+		return nil, err
 	}
-	if len(subs) == 0 {
-		sub := &galleon.Subscription{ID: uuid.NewString(), TenantID: t.ID, DisplayName: o.SubscriptionName,
+	if sub == nil {
+		sub = &galleon.Subscription{ID: uuid.NewString(), TenantID: t.ID, DisplayName: o.SubscriptionName,
 			State: galleon.SubscriptionEnabled, CreatedAt: now}
 		if err := st.CreateSubscription(ctx, sub); err != nil {
 			return nil, fmt.Errorf("create subscription: %w", err)
 		}
-		res.Subscription, res.Created = sub, true
-	} else {
-		res.Subscription = oldest(subs, func(s *galleon.Subscription) (time.Time, string) { return s.CreatedAt, s.ID })
+		res.Created = true
 	}
+	res.Subscription = sub
 
 	// Administrator application and its secret.
-	apps, err := st.ListApplications(ctx, t.ID)
-	if err != nil {
-		return nil, fmt.Errorf("list applications: %w", err)
-	}
-	var admins []*galleon.Application
-	for _, a := range apps {
-		if a.DisplayName == adminApplicationName {
-			admins = append(admins, a)
-		}
-	}
-	if len(admins) == 0 {
+	if res.Application == nil {
 		app := &galleon.Application{ID: uuid.NewString(), AppID: uuid.NewString(), TenantID: t.ID,
 			DisplayName: adminApplicationName, CreatedAt: now}
 		if err := st.CreateApplication(ctx, app); err != nil {
 			return nil, fmt.Errorf("create application %s: %w", adminApplicationName, err)
 		}
 		res.Application, res.Created = app, true
-	} else {
-		res.Application = oldest(admins, func(a *galleon.Application) (time.Time, string) { return a.CreatedAt, a.ID })
 	}
 	app := res.Application
 	secrets, err := st.ListClientSecrets(ctx, app.ID)
@@ -139,18 +136,14 @@ func Bootstrap(ctx context.Context, st galleon.Store, o BootstrapOptions) (*Boot
 	}
 
 	// Its service principal.
-	sp, err := st.GetServicePrincipal(ctx, t.ID, app.AppID)
-	switch {
-	case galleon.ErrorCode(err) == galleon.ENotFound:
+	sp := res.ServicePrincipal
+	if sp == nil {
 		sp = &galleon.ServicePrincipal{ID: uuid.NewString(), TenantID: t.ID, AppID: app.AppID, DisplayName: app.DisplayName, CreatedAt: now}
 		if err := st.CreateServicePrincipal(ctx, sp); err != nil {
 			return nil, fmt.Errorf("create service principal of %s: %w", adminApplicationName, err)
 		}
-		res.Created = true
-	case err != nil:
-		return nil, fmt.Errorf("get service principal of %s: %w", adminApplicationName, err)
+		res.ServicePrincipal, res.Created = sp, true
 	}
-	res.ServicePrincipal = sp
 
 	// Owner on the subscription.
 	scope := "/subscriptions/" + res.Subscription.ID
@@ -184,6 +177,127 @@ func Bootstrap(ctx context.Context, st galleon.Store, o BootstrapOptions) (*Boot
 		res.Created = true
 	}
 	return res, nil
+}
+
+// adminSearch is what findAdmin found.
+type adminSearch struct {
+	tenants []*galleon.Tenant
+	// The chosen administrator, if any; sp is nil when the application
+	// has no service principal yet.
+	tenant *galleon.Tenant
+	app    *galleon.Application
+	sp     *galleon.ServicePrincipal
+}
+
+// findAdmin looks for the administrator application in every tenant.
+func findAdmin(ctx context.Context, st galleon.Store) (*adminSearch, error) {
+	tenants, err := st.ListTenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	type candidate struct {
+		tenant   *galleon.Tenant
+		app      *galleon.Application
+		sp       *galleon.ServicePrincipal
+		operator bool
+	}
+	var cands []candidate
+	for _, t := range tenants {
+		apps, err := adminApplications(ctx, st, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range apps {
+			c := candidate{tenant: t, app: a}
+			sp, err := st.GetServicePrincipal(ctx, t.ID, a.AppID)
+			switch {
+			case err == nil:
+				c.sp = sp
+				roles, err := st.ListDirectoryRoles(ctx, t.ID, sp.ID)
+				if err != nil {
+					return nil, fmt.Errorf("list directory roles of %s: %w", sp.ID, err)
+				}
+				c.operator = slices.Contains(roles, galleon.RoleInstallationOperator)
+			case galleon.ErrorCode(err) != galleon.ENotFound:
+				return nil, fmt.Errorf("get service principal of %s: %w", a.AppID, err)
+			}
+			cands = append(cands, c)
+		}
+	}
+	res := &adminSearch{tenants: tenants}
+	if len(tenants) == 0 {
+		return res, nil
+	}
+	// A galleon-admin application that is not an operator is only trusted
+	// in the first tenant (an interrupted first start); elsewhere it is a
+	// look-alike some tenant administrator registered.
+	first := oldest(tenants, func(t *galleon.Tenant) (time.Time, string) { return t.CreatedAt, t.ID })
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return !c.operator && c.tenant.ID != first.ID })
+	if len(cands) == 0 {
+		return res, nil
+	}
+	// Operators first, then the oldest application.
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.operator != b.operator && a.operator:
+			return -1
+		case a.operator != b.operator:
+			return 1
+		case !a.app.CreatedAt.Equal(b.app.CreatedAt):
+			return a.app.CreatedAt.Compare(b.app.CreatedAt)
+		}
+		return strings.Compare(a.app.ID, b.app.ID)
+	})
+	best := cands[0]
+	res.tenant, res.app, res.sp = best.tenant, best.app, best.sp
+	return res, nil
+}
+
+// adminSubscription returns the oldest subscription of the tenant that sp
+// owns, else the tenant's oldest subscription, else nil.
+func adminSubscription(ctx context.Context, st galleon.Store, tenantID string, sp *galleon.ServicePrincipal) (*galleon.Subscription, error) {
+	subs, err := st.ListSubscriptions(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	byAge := func(s *galleon.Subscription) (time.Time, string) { return s.CreatedAt, s.ID }
+	if sp != nil {
+		ras, err := st.ListRoleAssignments(ctx, galleon.RoleAssignmentFilter{PrincipalIDs: []string{sp.ID}, RoleDefinitionID: galleon.OwnerRoleID})
+		if err != nil {
+			return nil, fmt.Errorf("list role assignments of %s: %w", sp.ID, err)
+		}
+		var owned []*galleon.Subscription
+		for _, s := range subs {
+			for _, ra := range ras {
+				if strings.EqualFold(ra.Scope, "/subscriptions/"+s.ID) {
+					owned = append(owned, s)
+					break
+				}
+			}
+		}
+		if len(owned) > 0 {
+			return oldest(owned, byAge), nil
+		}
+	}
+	return oldest(subs, byAge), nil
+}
+
+// adminApplications lists a tenant's applications named galleon-admin.
+func adminApplications(ctx context.Context, st galleon.Store, tenantID string) ([]*galleon.Application, error) {
+	apps, err := st.ListApplications(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list applications of %s: %w", tenantID, err)
+	}
+	var out []*galleon.Application
+	for _, a := range apps {
+		if a.DisplayName == adminApplicationName {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // oldest returns the item with the earliest creation time, ties broken by ID

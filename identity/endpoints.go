@@ -47,6 +47,7 @@ const maxFormBytes = 1 << 20
 //	GET  /{tenant}/discovery/v2.0/keys
 //	POST /{tenant}/oauth2/v2.0/token   (and the v1 /{tenant}/oauth2/token)
 //	GET  /common/discovery/instance    (MSAL instance discovery)
+//	GET  /common/UserRealm/{username}  (MSAL home-realm discovery)
 //
 // The discovery document and keys also answer for "common" and
 // "organizations".
@@ -73,12 +74,19 @@ func (s *Service) Handler() http.Handler {
 			s.serveToken(w, r, v[0])
 			return
 		}
+		if _, ok := match(segs, "{t}/userrealm/{user}"); ok {
+			s.UserRealmHandler().ServeHTTP(w, r) // MSAL asks before a password grant
+			return
+		}
 		if _, ok := match(segs, "{t}/discovery/instance"); ok {
 			s.serveInstanceDiscovery(w, r)
 			return
 		}
-		s.writeAADError(w, r, &aadError{status: http.StatusNotFound, err: "invalid_request", code: 900561,
-			desc: fmt.Sprintf("The endpoint '%s' does not exist. Identity endpoints are /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and /{tenant}/oauth2/v2.0/token.", r.URL.Path)})
+		writeJSON(w, http.StatusNotFound, map[string]any{
+			"error": "not_found",
+			"error_description": fmt.Sprintf("The endpoint '%s' does not exist. Identity endpoints are /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and /{tenant}/oauth2/v2.0/token.",
+				truncate(r.URL.Path)),
+		})
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/galleonhq/galleon"
+	"github.com/galleonhq/galleon/identity"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -71,6 +72,13 @@ func TestOpenIDConfiguration(t *testing.T) {
 	t.Run("ErrUnknownTenant", func(t *testing.T) {
 		r := e.do(t, "GET", "/nowhere.example/v2.0/.well-known/openid-configuration", "", nil)
 		wantAADError(t, r, http.StatusBadRequest, "invalid_tenant", 90002)
+	})
+	t.Run("ErrUnknownEndpoint", func(t *testing.T) {
+		r := e.do(t, "GET", "/"+tid+"/oauth2/v2.0/devicecode", "", nil)
+		mustStatus(t, r, http.StatusNotFound)
+		if r.str("error") == "" {
+			t.Errorf("404 without error: %s", r.raw)
+		}
 	})
 }
 
@@ -426,9 +434,9 @@ func TestPasswordGrant(t *testing.T) {
 	}
 }
 
-// TestAzureSDKClientSecretCredential signs in with the Azure SDK's own
-// credential, as Galleon's users will, and checks the token it gets.
-func TestAzureSDKClientSecretCredential(t *testing.T) {
+// TestAzureSDKCredentials signs in with the Azure SDK's own credentials
+// (client secret and password), as Galleon's users will, and checks the tokens.
+func TestAzureSDKCredentials(t *testing.T) {
 	e := newEnvOpts(t, true)
 	opts := policy.ClientOptions{
 		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.srv.URL + "/",
@@ -454,6 +462,22 @@ func TestAzureSDKClientSecretCredential(t *testing.T) {
 	}
 	if p.ObjectID != e.boot.ServicePrincipal.ID {
 		t.Errorf("principal = %+v", p)
+	}
+
+	// The password flow, through MSAL's user realm discovery.
+	e.newUser(t, e.boot.Tenant.ID, "alice@galleon.local", "correct horse battery staple")
+	// (UsernamePasswordCredential is deprecated upstream but still used by scripts.)
+	up, err := azidentity.NewUsernamePasswordCredential(e.boot.Tenant.ID, identity.AzureCLIClientID, "alice@galleon.local",
+		"correct horse battery staple", &azidentity.UsernamePasswordCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	utok, err := up.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.srv.URL + "/.default"}})
+	if err != nil {
+		t.Fatalf("password GetToken: %v", err)
+	}
+	if p, err := e.svc.Authenticate(ctx, "Bearer "+utok.Token); err != nil || p.Type != galleon.PrincipalUser {
+		t.Errorf("password token: principal %+v, err %v", p, err)
 	}
 
 	bad, err := azidentity.NewClientSecretCredential(e.boot.Tenant.ID, e.boot.Application.AppID, "wrong",

@@ -115,7 +115,7 @@ func (e *env) mux() http.Handler {
 		r = r.WithContext(ctx)
 		rec := &auditWriter{ResponseWriter: w, note: note}
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/admin/"):
+		case strings.HasPrefix(strings.ToLower(r.URL.Path), "/admin/"):
 			e.svc.AdminHandler().ServeHTTP(rec, r)
 		case strings.HasPrefix(strings.ToLower(r.URL.Path), "/v1.0/"):
 			e.svc.GraphHandler().ServeHTTP(rec, r)

@@ -173,7 +173,10 @@ func (s *Service) addKey(ctx context.Context, retire bool) (string, error) {
 			return "", fmt.Errorf("list signing keys: %w", err)
 		}
 		for _, k := range stored {
-			if k.KeyID == kid || !k.RetiredAt.IsZero() {
+			// Retire only keys made before this one: two nodes rotating at
+			// once must not retire each other's new key and leave none
+			// active.
+			if k.KeyID == kid || !k.RetiredAt.IsZero() || k.CreatedAt.After(now) {
 				continue
 			}
 			k.RetiredAt = now
