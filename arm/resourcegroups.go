@@ -388,12 +388,16 @@ func (s *Server) listResourceGroups(c *call) error {
 }
 
 func (s *Server) listResources(c *call) error {
-	f, err := parseFilter(c.r.URL.Query().Get("$filter"), "resourceType", "name", "location", "tagName", "tagValue")
+	f, err := parseFilter(c.r.URL.Query().Get("$filter"), "resourceType", "resourceGroup", "name", "location", "tagName", "tagValue")
 	if err != nil {
 		return err
 	}
 	rf := galleon.ResourceFilter{SubscriptionID: c.sub.ID, ExcludeTypes: []string{resourceGroupType}, Type: f["resourceType"]}
-	if rg := c.v("rg"); rg != "" {
+	rg := c.v("rg")
+	if rg == "" {
+		rg = f["resourceGroup"] // az resource list -g sends it as a filter
+	}
+	if rg != "" {
 		if err := s.authorize(c, "Microsoft.Resources/subscriptions/resourceGroups/read", rgID(c.sub.ID, rg)); err != nil {
 			return err
 		}

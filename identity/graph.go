@@ -123,13 +123,15 @@ func graphNotFound(id string) error {
 // filter is a parsed $filter: one equality on a property, or
 // servicePrincipalNames/any(c:c eq '...').
 type filter struct {
-	prop  string // lower-cased; "serviceprincipalnames/any" for the lambda
-	value string
+	prop   string // lower-cased; "serviceprincipalnames/any" for the lambda
+	value  string
+	prefix bool // startswith(prop,'value') rather than prop eq 'value'
 }
 
 var (
-	eqFilterRE  = regexp.MustCompile(`^\s*([A-Za-z]+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
-	anyFilterRE = regexp.MustCompile(`^\s*([A-Za-z]+)/any\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$`)
+	eqFilterRE   = regexp.MustCompile(`^\s*([A-Za-z]+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+	startsWithRE = regexp.MustCompile(`^\s*startswith\(\s*([A-Za-z]+)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$`)
+	anyFilterRE  = regexp.MustCompile(`^\s*([A-Za-z]+)/any\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$`)
 )
 
 // queryOptions reads $filter and $top for a collection whose filterable
@@ -167,7 +169,7 @@ func queryOptions(r *http.Request, props ...string) (*filter, int, error) {
 			if p == "serviceprincipalnames/any" {
 				forms[i] = "servicePrincipalNames/any(c:c eq '...')"
 			} else {
-				forms[i] = p + " eq '...'"
+				forms[i] = p + " eq '...' or startswith(" + p + ",'...')"
 			}
 		}
 		return nil, 0, galleon.ReasonErrorf(galleon.EInvalid, "Request_UnsupportedQuery",
@@ -176,13 +178,17 @@ func queryOptions(r *http.Request, props ...string) (*filter, int, error) {
 	return f, top, nil
 }
 
-// parseFilter parses the two $filter forms Galleon implements.
+// parseFilter parses the $filter forms Galleon implements: equality,
+// startswith, and the servicePrincipalNames/any lambda.
 func parseFilter(raw string) (*filter, bool) {
 	if m := anyFilterRE.FindStringSubmatch(raw); m != nil {
 		if m[2] != m[3] {
 			return nil, false
 		}
 		return &filter{prop: strings.ToLower(m[1]) + "/any", value: strings.ReplaceAll(m[4], "''", "'")}, true
+	}
+	if m := startsWithRE.FindStringSubmatch(raw); m != nil {
+		return &filter{prop: strings.ToLower(m[1]), value: strings.ReplaceAll(m[2], "''", "'"), prefix: true}, true
 	}
 	if m := eqFilterRE.FindStringSubmatch(raw); m != nil {
 		return &filter{prop: strings.ToLower(m[1]), value: strings.ReplaceAll(m[2], "''", "'")}, true
@@ -195,6 +201,9 @@ func parseFilter(raw string) (*filter, bool) {
 func (f *filter) keep(values map[string]string) bool {
 	if f == nil {
 		return true
+	}
+	if f.prefix {
+		return strings.HasPrefix(strings.ToLower(values[f.prop]), strings.ToLower(f.value))
 	}
 	return strings.EqualFold(values[f.prop], f.value)
 }
@@ -430,12 +439,15 @@ func (s *Service) graphGetByIDs(a *apiRequest) (int, any, error) {
 		switch t {
 		case "user", "group", "serviceprincipal", "application", "directoryobject":
 			want[t] = true
+		case "directoryobjectpartnerreference", "device", "orgcontact", "administrativeunit":
+			// Real Graph types Galleon has no objects of (az asks for
+			// directoryObjectPartnerReference): they match nothing.
 		default:
 			return 0, nil, galleon.ReasonErrorf(galleon.EInvalid, "Request_BadRequest",
 				"Unsupported type '%s' in types; use user, group, servicePrincipal or application.", truncate(t)).WithTarget("types")
 		}
 	}
-	all := len(want) == 0 || want["directoryobject"]
+	all := len(in.Types) == 0 || want["directoryobject"]
 	var out []any
 	for _, id := range in.IDs {
 		obj, err := s.directoryObject(ctx, a.p.TenantID, id, func(t string) bool { return all || want[t] })

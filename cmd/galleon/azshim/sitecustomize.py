@@ -8,7 +8,9 @@
 # 1. msal.authority: MSAL 1.21 asks login.microsoftonline.com to "discover"
 #    any authority host it does not know, before every sign-in, and has no
 #    setting to skip that. The listed hosts are made known (to Microsoft, and
-#    to the developer, which also skips the alias lookup done by `az logout`).
+#    to the developer, which also skips the alias lookup done by `az logout`),
+#    and exempt from the user-realm lookup of password sign-in, which MSAL
+#    sends to port 443 whatever the authority's port.
 # 2. azure.mgmt.authorization: Debian ships azure-mgmt-authorization 3.0.0,
 #    whose operation groups keep their configuration in `_config`, while az
 #    2.45's role module reads `.config.subscription_id`, so every
@@ -30,6 +32,10 @@ import sys
 def _msal_authority(mod):
     hosts = _hosts()
     mod.WELL_KNOWN_AUTHORITY_HOSTS.update(hosts)
+    # Password sign-in first asks https://HOST/common/userrealm/USER (port
+    # dropped, so it goes to 443) whether the user is federated. Galleon's
+    # users never are; this set makes MSAL skip the question.
+    mod.Authority._domains_without_user_realm_discovery.update(hosts)
     init = mod.Authority.__init__
 
     def __init__(self, *args, **kwargs):
@@ -96,12 +102,14 @@ class _PatchAfterImport:
     """A meta-path finder that lets the normal finders load a module, then
     patches it before anyone else sees it."""
 
+    galleon_az_shim = True  # marks this finder, even from another copy of the file
+
     def find_spec(self, name, path, target=None):
         patch = _patch_for(name)
         if patch is None:
             return None
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
+            if getattr(finder, "galleon_az_shim", False) or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is not None:
@@ -122,18 +130,23 @@ class _PatchAfterImport:
 
 
 def _chain():
-    """Run the sitecustomize this one hides, if there is one."""
+    """Run the sitecustomize this one hides: the next one on sys.path after
+    this file's directory (possibly another copy of this shim, when two
+    env.sh files were sourced; it chains on in turn)."""
     import importlib.machinery
     import importlib.util
-    here = os.path.dirname(os.path.abspath(__file__))
-    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    me = os.path.realpath(__file__)
+    here = os.path.dirname(me)
+    dirs = [os.path.realpath(p or os.curdir) for p in sys.path]
+    last = max((i for i, d in enumerate(dirs) if d == here), default=None)
+    rest = sys.path[last + 1:] if last is not None else [p for p, d in zip(sys.path, dirs) if d != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is None or spec.loader is None:
+    if spec is None or spec.loader is None or os.path.realpath(spec.origin or "") == me:
         return
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
 
-if _hosts():
+if _hosts() and not any(getattr(f, "galleon_az_shim", False) for f in sys.meta_path):
     sys.meta_path.insert(0, _PatchAfterImport())
 _chain()
