@@ -21,7 +21,12 @@ type BlockInfo struct {
 // before the mark started. Writers therefore PutBlock every block a new
 // manifest references (re-putting a present block refreshes its ModTime)
 // before committing the manifest, so no sweep can remove a block a write in
-// progress is about to reference.
+// progress is about to reference. ModTime comes from the backend's clock, so
+// the mark's start time must be read from the same clock.
+//
+// A digest is exactly 64 lower-case hex characters; every method returns
+// EInvalid for anything else. A canceled context fails PutBlock (storing
+// nothing) and ListBlocks.
 type BlockStore interface {
 	// PutBlock stores data under digest. It returns EInvalid if digest is
 	// not the SHA-256 of data. Storing a present block only refreshes its
