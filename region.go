@@ -1,5 +1,7 @@
 package galleon
 
+import "strings"
+
 // Region is a named site where resources live and image versions replicate.
 type Region struct {
 	Name        string  `json:"name" yaml:"name"`               // "eastus"
@@ -19,4 +21,25 @@ func DefaultRegions() []Region {
 		{Name: "westus2", DisplayName: "West US 2", Geography: "United States", Latitude: 47.233, Longitude: -119.852, Zones: 3},
 		{Name: "japaneast", DisplayName: "Japan East", Geography: "Japan", Latitude: 35.68, Longitude: 139.77, Zones: 3},
 	}
+}
+
+// LookupRegion finds a region by name or display name, ignoring case and
+// spaces ("East US" and "eastus" both name eastus).
+func LookupRegion(regions []Region, name string) (Region, bool) {
+	key := strings.ToLower(strings.ReplaceAll(name, " ", ""))
+	for _, r := range regions {
+		if key == r.Name || key == strings.ToLower(strings.ReplaceAll(r.DisplayName, " ", "")) {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// RegionNames lists the regions' names, for messages.
+func RegionNames(regions []Region) string {
+	names := make([]string, len(regions))
+	for i, r := range regions {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
 }

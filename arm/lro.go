@@ -19,7 +19,8 @@ type JobHandler = func(ctx context.Context, j *galleon.Job) error
 // JobHandlers returns the background work the ARM layer queues, by job kind.
 func (s *Server) JobHandlers() map[string]JobHandler {
 	return map[string]JobHandler{
-		jobDeleteResourceGroup: s.runDeleteResourceGroup,
+		jobDeleteResourceGroup:   s.runDeleteResourceGroup,
+		jobDeleteGalleryResource: s.runDeleteGalleryResource,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/gallery"
 )
 
 // Authenticator turns an Authorization header into the calling principal.
@@ -24,6 +25,8 @@ type Server struct {
 	Store galleon.Store
 	Auth  Authenticator
 	Authz *authz.Authorizer
+	// Gallery holds the rules of galleries, image definitions and versions.
+	Gallery *gallery.Service
 	// BaseURL is the public https URL of the server, without a trailing slash.
 	BaseURL string
 	// Audience is the token audience clients request for ARM.
@@ -93,6 +96,8 @@ func (s *Server) Init() { s.init() }
 
 func seg(p string) []string { return splitPath(p) }
 
+const rgGalleries = "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries"
+
 func (s *Server) buildRoutes() []route {
 	r := []route{
 		{method: "GET", pattern: seg("metadata/endpoints"), noAuth: true, handle: (*Server).getMetadataEndpoints},
@@ -116,6 +121,18 @@ func (s *Server) buildRoutes() []route {
 		{method: "GET", pattern: seg("subscriptions/{sub}/providers/Microsoft.Resources/operations/{op}"), typ: "Microsoft.Resources/operations", handle: (*Server).getOperationStatus},
 		{method: "GET", pattern: seg("subscriptions/{sub}/operationresults/{op}"), typ: "Microsoft.Resources/operationresults", handle: (*Server).getOperationResult},
 		{method: "GET", pattern: seg("subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values"), typ: "Microsoft.Insights/eventtypes", versions: activityLogVersions, handle: (*Server).listActivityLog},
+
+		{method: "GET", pattern: seg("subscriptions/{sub}/providers/Microsoft.Compute/galleries"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).listGalleryResources},
+		{method: "GET", pattern: seg(rgGalleries), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).listGalleryResources},
+		{method: "PUT", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).putGallery},
+		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).patchGallery},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getGalleryResource},
+		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).deleteGalleryResource},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).listGalleryResources},
+		{method: "PUT", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).putImage},
+		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).patchImage},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).getGalleryResource},
+		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).deleteGalleryResource},
 
 		{method: "GET", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleAssignments"), typ: "Microsoft.Authorization/roleAssignments", versions: roleAssignmentVersions, handle: (*Server).listRoleAssignments},
 		{method: "GET", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleAssignments/{name}"), typ: "Microsoft.Authorization/roleAssignments", versions: roleAssignmentVersions, handle: (*Server).getRoleAssignment},

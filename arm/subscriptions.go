@@ -198,22 +198,15 @@ func formatCoord(f float64) string {
 // "eastus") to its configured name, or returns a LocationNotAvailable error
 // listing the regions there are.
 func (s *Server) normalizeLocation(loc, target string) (string, error) {
-	key := strings.ToLower(strings.ReplaceAll(loc, " ", ""))
-	for _, rg := range s.Regions {
-		if key == rg.Name || key == strings.ToLower(strings.ReplaceAll(rg.DisplayName, " ", "")) {
-			return rg.Name, nil
-		}
-	}
-	names := make([]string, len(s.Regions))
-	for i, rg := range s.Regions {
-		names[i] = rg.Name
+	if rg, ok := galleon.LookupRegion(s.Regions, loc); ok {
+		return rg.Name, nil
 	}
 	if loc == "" {
 		return "", (&galleon.Error{Code: galleon.EInvalid, Reason: "LocationRequired",
-			Message: "The location property is required for this definition. Give one of: " + strings.Join(names, ", ") + "."}).WithTarget(target)
+			Message: "The location property is required for this definition. Give one of: " + galleon.RegionNames(s.Regions) + "."}).WithTarget(target)
 	}
 	return "", (&galleon.Error{Code: galleon.EInvalid, Reason: "LocationNotAvailableForResourceGroup",
-		Message: "The provided location '" + loc + "' is not available. Available locations: " + strings.Join(names, ", ") + "."}).WithTarget(target)
+		Message: "The provided location '" + loc + "' is not available. Available locations: " + galleon.RegionNames(s.Regions) + "."}).WithTarget(target)
 }
 
 func (s *Server) providerJSON(subID, ns string) map[string]any {

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/galleonhq/galleon"
+	"github.com/galleonhq/galleon/gallery"
 )
 
 // Config is everything `galleon serve` can be told. Zero values mean the
@@ -34,6 +35,8 @@ type Config struct {
 	SubscriptionName string `yaml:"subscriptionName"`
 	// Regions are the sites resources can be placed in.
 	Regions []galleon.Region `yaml:"regions"`
+	// Limits are the per-subscription, per-region gallery quotas.
+	Limits gallery.Limits `yaml:"limits"`
 	// TokenLifetime is how long access tokens last.
 	TokenLifetime time.Duration `yaml:"tokenLifetime"`
 	// Log sets the log level (debug, info, warn, error) and format (text, json).
@@ -52,6 +55,7 @@ func DefaultConfig() Config {
 		TenantName:       "Galleon",
 		SubscriptionName: "Galleon Subscription",
 		Regions:          galleon.DefaultRegions(),
+		Limits:           gallery.DefaultLimits(),
 		TokenLifetime:    time.Hour,
 	}
 	c.Log.Level, c.Log.Format = "info", "text"
@@ -109,6 +113,18 @@ func (c *Config) merge(o Config) {
 	}
 	if len(o.Regions) > 0 {
 		c.Regions = o.Regions
+	}
+	if o.Limits.GalleriesPerRegion != 0 {
+		c.Limits.GalleriesPerRegion = o.Limits.GalleriesPerRegion
+	}
+	if o.Limits.ImagesPerRegion != 0 {
+		c.Limits.ImagesPerRegion = o.Limits.ImagesPerRegion
+	}
+	if o.Limits.VersionsPerRegion != 0 {
+		c.Limits.VersionsPerRegion = o.Limits.VersionsPerRegion
+	}
+	if o.Limits.ReplicasPerVersion != 0 {
+		c.Limits.ReplicasPerVersion = o.Limits.ReplicasPerVersion
 	}
 	if o.TokenLifetime != 0 {
 		c.TokenLifetime = o.TokenLifetime

@@ -29,11 +29,20 @@ type testServer struct {
 // if ""), and stops it when the test ends.
 func mustStart(tb testing.TB, dir string) *testServer {
 	tb.Helper()
+	return mustStartWith(tb, dir, nil)
+}
+
+// mustStartWith is mustStart with a chance to change the configuration.
+func mustStartWith(tb testing.TB, dir string, configure func(*Config)) *testServer {
+	tb.Helper()
 	if dir == "" {
 		dir = tb.TempDir()
 	}
 	cfg := DefaultConfig()
 	cfg.Data, cfg.Listen = dir, "127.0.0.1:0"
+	if configure != nil {
+		configure(&cfg)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("GALLEON_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -113,4 +122,13 @@ func (s *testServer) credential(tb testing.TB, tenant, clientID, secret string) 
 
 func (s *testServer) adminCredential(tb testing.TB) azcore.TokenCredential {
 	return s.credential(tb, s.Admin.TenantID, s.Admin.ClientID, s.Admin.ClientSecret)
+}
+
+func mustTime(tb testing.TB, s string) time.Time {
+	tb.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/arm"
 	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/gallery"
 	"github.com/galleonhq/galleon/identity"
 	"github.com/galleonhq/galleon/jobs"
 	"github.com/galleonhq/galleon/ops"
@@ -119,6 +120,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Store:    st,
 		Auth:     m.identity,
 		Authz:    &authz.Authorizer{Store: st},
+		Gallery:  &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits},
 		BaseURL:  m.BaseURL,
 		Audience: m.BaseURL + "/",
 		Regions:  c.Regions,

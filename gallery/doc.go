@@ -1,0 +1,9 @@
+// Package gallery holds the rules of Azure Compute Gallery resources:
+// galleries, image definitions and (later) image versions. It decides what a
+// valid name, body and change is, enforces the per-subscription, per-region
+// limits, keeps publisher/offer/sku unique in a gallery, refuses to delete
+// parents that still have children, and stores the result through
+// galleon.Store. Every surface (ARM, CLI, portal) calls it.
+//
+// It imports only the root package.
+package gallery
