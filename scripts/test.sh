@@ -9,11 +9,16 @@ export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOFLAGS="${GOFLAGS:--mod=m
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-if ! command -v az >/dev/null 2>&1; then
-  echo "== installing azure-cli (Debian package) for the az end-to-end tests"
+# Debian packages the tests use: azure-cli (az end-to-end tests) and
+# qemu-utils (qemu-img cross-checks of the disk image formats).
+missing=()
+command -v az >/dev/null 2>&1 || missing+=(azure-cli)
+command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} (Debian packages)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli >/dev/null ||
-    echo "!! could not install azure-cli; the az tests will be skipped"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+    echo "!! could not install ${missing[*]}; the tests that need them will be skipped"
 fi
 if command -v az >/dev/null 2>&1; then
   export GALLEON_TEST_AZ="${GALLEON_TEST_AZ:-1}"
