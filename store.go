@@ -19,6 +19,7 @@ type Store interface {
 	RBACStore
 	JobStore
 	AuditStore
+	ReplicaStore
 	// Close releases the store's resources.
 	Close() error
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) galleon.Store) {
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, open) })
 	t.Run("Operations", func(t *testing.T) { testOperations(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
+	t.Run("Replicas", func(t *testing.T) { testReplicas(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
