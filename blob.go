@@ -5,42 +5,51 @@ import (
 	"time"
 )
 
-// BlockInfo describes one stored block.
-type BlockInfo struct {
-	Digest  string    // lower-case hex SHA-256 of the content
-	Size    int64     // content length in bytes
-	ModTime time.Time // when it was last written or re-put
+// Blob kinds of the blob data plane.
+const (
+	PageBlob  = "PageBlob"
+	BlockBlob = "BlockBlob"
+)
+
+// Blob is a blob of the data plane (/{account}/{container}/{blob}): the
+// upload target of a disk (a page blob) or a VHD a version is made from.
+// Its content lives in a block store as fixed-size content-addressed blocks
+// (BlockSize, default DefaultBlockSize); page writes that cover part of a
+// block rewrite that block. Absent blocks read as zeros.
+type Blob struct {
+	Account   string `json:"account"`
+	Container string `json:"container"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // PageBlob or BlockBlob
+	// Region is where the blob's blocks are stored (its account's region).
+	Region    string `json:"region"`
+	Size      int64  `json:"size"`
+	BlockSize int64  `json:"blockSize"`
+	// Sealed blobs no longer accept writes (a disk after endGetAccess).
+	Sealed      bool              `json:"sealed"`
+	ContentType string            `json:"contentType,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	ETag        string            `json:"etag"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	ChangedAt   time.Time         `json:"changedAt"`
 }
 
-// BlockStore holds immutable blocks of disk data, each addressed by the
-// SHA-256 of its content, on one storage backend (a directory, an S3
-// bucket). Every implementation passes the contract suite in blob/blobtest.
-//
-// Garbage collection relies on ModTime: a collector marks the blocks that
-// manifests reference, then sweeps unreferenced blocks whose ModTime is
-// before the mark started. Writers therefore PutBlock every block a new
-// manifest references (re-putting a present block refreshes its ModTime)
-// before committing the manifest, so no sweep can remove a block a write in
-// progress is about to reference. ModTime comes from the backend's clock, so
-// the mark's start time must be read from the same clock.
-//
-// A digest is exactly 64 lower-case hex characters; every method returns
-// EInvalid for anything else. A canceled context fails PutBlock (storing
-// nothing) and ListBlocks.
-type BlockStore interface {
-	// PutBlock stores data under digest. It returns EInvalid if digest is
-	// not the SHA-256 of data. Storing a present block only refreshes its
-	// ModTime. A crash never leaves a partial block visible under digest.
-	PutBlock(ctx context.Context, digest string, data []byte) error
-	// GetBlock returns a block's content, verified against its digest
-	// (EInternal with a message naming the block if it is corrupt).
-	// ENotFound if absent.
-	GetBlock(ctx context.Context, digest string) ([]byte, error)
-	// StatBlock returns a block's info. ENotFound if absent.
-	StatBlock(ctx context.Context, digest string) (BlockInfo, error)
-	// DeleteBlock removes a block; removing an absent block is not an error.
-	DeleteBlock(ctx context.Context, digest string) error
-	// ListBlocks calls fn for every stored block, in no particular order,
-	// stopping at the first error fn returns.
-	ListBlocks(ctx context.Context, fn func(BlockInfo) error) error
+// BlobStore holds blobs and the block maps of their content.
+type BlobStore interface {
+	// PutBlob creates or replaces a blob (dropping its block map when it
+	// replaces one), setting ETag, CreatedAt and ChangedAt.
+	PutBlob(ctx context.Context, b *Blob) error
+	// GetBlob finds a blob by account, container and name. ENotFound if missing.
+	GetBlob(ctx context.Context, account, container, name string) (*Blob, error)
+	// UpdateBlob saves a blob's size, sealed flag, content type and
+	// metadata, setting a new ETag. ENotFound if missing.
+	UpdateBlob(ctx context.Context, b *Blob) error
+	// DeleteBlob removes a blob and its block map. ENotFound if missing.
+	DeleteBlob(ctx context.Context, account, container, name string) error
+	// SetBlobBlocks records, in one transaction, the digest of each block
+	// index given; "" marks the block all zeros (removed from the map). It
+	// also sets a new ETag and ChangedAt on the blob.
+	SetBlobBlocks(ctx context.Context, account, container, name string, blocks map[int64]string) error
+	// ListBlobBlocks returns the blob's non-zero blocks in index order.
+	ListBlobBlocks(ctx context.Context, account, container, name string) ([]ManifestBlock, error)
 }

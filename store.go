@@ -20,6 +20,7 @@ type Store interface {
 	JobStore
 	AuditStore
 	ReplicaStore
+	BlobStore
 	// Close releases the store's resources.
 	Close() error
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) galleon.Store) {
 	t.Run("Operations", func(t *testing.T) { testOperations(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Replicas", func(t *testing.T) { testReplicas(t, open) })
+	t.Run("Blobs", func(t *testing.T) { testBlobs(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
 
