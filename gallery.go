@@ -128,3 +128,115 @@ type GalleryImageFeature struct {
 	Value           string `json:"value,omitempty"`
 	StartsAtVersion string `json:"startsAtVersion,omitempty"`
 }
+
+// GalleryImageVersionProperties are an image version's properties.
+type GalleryImageVersionProperties struct {
+	PublishingProfile *VersionPublishingProfile `json:"publishingProfile,omitempty"`
+	ProvisioningState string                    `json:"provisioningState,omitempty"`
+	StorageProfile    *VersionStorageProfile    `json:"storageProfile,omitempty"`
+	SafetyProfile     *VersionSafetyProfile     `json:"safetyProfile,omitempty"`
+	// ReplicationStatus is computed from the replicas when a GET asks for
+	// $expand=ReplicationStatus; it is never stored.
+	ReplicationStatus *ReplicationStatus `json:"replicationStatus,omitempty"`
+}
+
+// VersionPublishingProfile says where a version is replicated and how it
+// takes part in "latest".
+type VersionPublishingProfile struct {
+	TargetRegions      []TargetRegion `json:"targetRegions,omitempty"`
+	ReplicaCount       *int           `json:"replicaCount,omitempty"`
+	ExcludeFromLatest  *bool          `json:"excludeFromLatest,omitempty"`
+	PublishedDate      string         `json:"publishedDate,omitempty"`
+	EndOfLifeDate      string         `json:"endOfLifeDate,omitempty"`
+	StorageAccountType string         `json:"storageAccountType,omitempty"`
+	ReplicationMode    string         `json:"replicationMode,omitempty"`
+}
+
+// TargetRegion is one region a version replicates to.
+type TargetRegion struct {
+	Name                  string                 `json:"name"`
+	RegionalReplicaCount  *int                   `json:"regionalReplicaCount,omitempty"`
+	StorageAccountType    string                 `json:"storageAccountType,omitempty"`
+	ExcludeFromLatest     *bool                  `json:"excludeFromLatest,omitempty"`
+	AdditionalReplicaSets []AdditionalReplicaSet `json:"additionalReplicaSets,omitempty"`
+	Encryption            *EncryptionImages      `json:"encryption,omitempty"`
+}
+
+// AdditionalReplicaSet asks for more replicas of another storage type.
+type AdditionalReplicaSet struct {
+	StorageAccountType   string `json:"storageAccountType,omitempty"`
+	RegionalReplicaCount *int   `json:"regionalReplicaCount,omitempty"`
+}
+
+// EncryptionImages is accepted so it can be refused clearly where it is
+// not supported (community galleries).
+type EncryptionImages struct {
+	OSDiskImage    map[string]any   `json:"osDiskImage,omitempty"`
+	DataDiskImages []map[string]any `json:"dataDiskImages,omitempty"`
+}
+
+// VersionStorageProfile names the source of a version's disks.
+type VersionStorageProfile struct {
+	Source         *VersionSource  `json:"source,omitempty"`
+	OSDiskImage    *DiskImage      `json:"osDiskImage,omitempty"`
+	DataDiskImages []DataDiskImage `json:"dataDiskImages,omitempty"`
+}
+
+// VersionSource is a whole-version source: a managed image, another
+// gallery image version, a community image, or a VM.
+type VersionSource struct {
+	ID                      string `json:"id,omitempty"`
+	CommunityGalleryImageID string `json:"communityGalleryImageId,omitempty"`
+	VirtualMachineID        string `json:"virtualMachineId,omitempty"`
+}
+
+// DiskImage is the OS disk of a version.
+type DiskImage struct {
+	SizeInGB    *int             `json:"sizeInGB,omitempty"`
+	HostCaching string           `json:"hostCaching,omitempty"`
+	Source      *DiskImageSource `json:"source,omitempty"`
+}
+
+// DataDiskImage is a data disk of a version.
+type DataDiskImage struct {
+	Lun         int              `json:"lun"`
+	SizeInGB    *int             `json:"sizeInGB,omitempty"`
+	HostCaching string           `json:"hostCaching,omitempty"`
+	Source      *DiskImageSource `json:"source,omitempty"`
+}
+
+// DiskImageSource is a per-disk source: a disk or snapshot ID, or a VHD
+// blob URI in a storage account.
+type DiskImageSource struct {
+	ID               string `json:"id,omitempty"`
+	URI              string `json:"uri,omitempty"`
+	StorageAccountID string `json:"storageAccountId,omitempty"`
+}
+
+// VersionSafetyProfile holds deletion guards and policy violations.
+type VersionSafetyProfile struct {
+	AllowDeletionOfReplicatedLocations *bool             `json:"allowDeletionOfReplicatedLocations,omitempty"`
+	BlockDeletionBeforeEndOfLife       *bool             `json:"blockDeletionBeforeEndOfLife,omitempty"`
+	ReportedForPolicyViolation         bool              `json:"reportedForPolicyViolation"`
+	PolicyViolations                   []PolicyViolation `json:"policyViolations,omitempty"`
+}
+
+// PolicyViolation is a reported problem with a version.
+type PolicyViolation struct {
+	Category string `json:"category,omitempty"`
+	Details  string `json:"details,omitempty"`
+}
+
+// ReplicationStatus is the per-region replication state of a version.
+type ReplicationStatus struct {
+	AggregatedState string                      `json:"aggregatedState"`
+	Summary         []RegionalReplicationStatus `json:"summary"`
+}
+
+// RegionalReplicationStatus is one region's replication state.
+type RegionalReplicationStatus struct {
+	Region   string `json:"region"`
+	State    string `json:"state"`
+	Details  string `json:"details,omitempty"`
+	Progress int    `json:"progress"`
+}
