@@ -17,8 +17,9 @@ type DiskManifest struct {
 	// Blocks lists the non-zero blocks in increasing Index order.
 	Blocks []ManifestBlock `json:"blocks"`
 	// Digest is the whole-disk digest: SHA-256 over the size, the block
-	// size and every (index, block digest) pair, so two disks have the
-	// same Digest exactly when their contents are equal.
+	// size and every (index, block digest) pair (package manifest defines
+	// the bytes), so two canonical manifests of the same block size have
+	// the same Digest exactly when their contents are equal.
 	Digest string `json:"digest"`
 }
 
