@@ -223,6 +223,9 @@ type Resource struct {
 	Tags           map[string]string `json:"tags,omitempty"`
 	ManagedBy      string            `json:"managedBy,omitempty"`
 	Properties     json.RawMessage   `json:"properties,omitempty"`
+	// Internal is what Galleon keeps about a resource and never shows
+	// (which stored disk manifests make up an image version, say).
+	Internal json.RawMessage `json:"-"`
 	ETag           string            `json:"etag,omitempty"`
 	CreatedAt      time.Time         `json:"createdAt"`
 	CreatedBy      string            `json:"createdBy,omitempty"`

@@ -13,21 +13,27 @@ import (
 
 // resourceJSON returns the JSON columns of r, or EInvalid when its
 // properties are not JSON.
-func resourceJSON(r *galleon.Resource) (tags, props any, err error) {
+func resourceJSON(r *galleon.Resource) (tags, props, internal any, err error) {
 	if len(r.Tags) > 0 {
 		b, err := json.Marshal(r.Tags)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode tags of %s: %w", r.ID, err)
+			return nil, nil, nil, fmt.Errorf("encode tags of %s: %w", r.ID, err)
 		}
 		tags = string(b)
 	}
 	if len(r.Properties) > 0 {
 		if !json.Valid(r.Properties) {
-			return nil, nil, galleon.Errorf(galleon.EInvalid, "The properties of resource '%s' are not valid JSON.", r.ID).WithTarget("properties")
+			return nil, nil, nil, galleon.Errorf(galleon.EInvalid, "The properties of resource '%s' are not valid JSON.", r.ID).WithTarget("properties")
 		}
 		props = string(r.Properties)
 	}
-	return tags, props, nil
+	if len(r.Internal) > 0 {
+		if !json.Valid(r.Internal) {
+			return nil, nil, nil, galleon.Errorf(galleon.EInvalid, "The internal data of resource '%s' is not valid JSON.", r.ID)
+		}
+		internal = string(r.Internal)
+	}
+	return tags, props, internal, nil
 }
 
 // CreateResource adds r, setting r.CreatedAt, r.ChangedAt and r.ETag.
@@ -37,18 +43,18 @@ func (s *Store) CreateResource(ctx context.Context, r *galleon.Resource) error {
 	if k == "/" {
 		return galleon.Errorf(galleon.EInvalid, "A resource needs an ID.")
 	}
-	tags, props, err := resourceJSON(r)
+	tags, props, internal, err := resourceJSON(r)
 	if err != nil {
 		return err
 	}
 	now := s.now()
 	etag := newETag()
 	_, err = s.w.ExecContext(ctx, `INSERT INTO resources (id_key, id, type, type_key, name, subscription_id, subscription_key,
-		resource_group, resource_group_key, location, tags, managed_by, properties, etag, created_at, created_by, changed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		resource_group, resource_group_key, location, tags, managed_by, properties, etag, created_at, created_by, changed_at, internal)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k, r.ID, r.Type, key(r.Type), r.Name, r.SubscriptionID, key(r.SubscriptionID),
 		r.ResourceGroup, key(r.ResourceGroup), r.Location, tags, r.ManagedBy, props, etag,
-		fmtTime(now), r.CreatedBy, fmtTime(now))
+		fmtTime(now), r.CreatedBy, fmtTime(now), internal)
 	switch {
 	case isUnique(err):
 		return galleon.Errorf(galleon.EConflict, "A resource with ID '%s' already exists.", r.ID)
@@ -65,7 +71,7 @@ func (s *Store) CreateResource(ctx context.Context, r *galleon.Resource) error {
 // not match the stored ETag ("*" matches any; W/ prefixes are ignored).
 func (s *Store) UpdateResource(ctx context.Context, r *galleon.Resource, ifMatch string) error {
 	k := scopeKey(r.ID)
-	tags, props, err := resourceJSON(r)
+	tags, props, internal, err := resourceJSON(r)
 	if err != nil {
 		return err
 	}
@@ -87,9 +93,9 @@ func (s *Store) UpdateResource(ctx context.Context, r *galleon.Resource, ifMatch
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE resources SET id = ?, type = ?, type_key = ?, name = ?,
 			subscription_id = ?, subscription_key = ?, resource_group = ?, resource_group_key = ?, location = ?,
-			tags = ?, managed_by = ?, properties = ?, etag = ?, changed_at = ? WHERE id_key = ?`,
+			tags = ?, managed_by = ?, properties = ?, etag = ?, changed_at = ?, internal = ? WHERE id_key = ?`,
 			r.ID, r.Type, key(r.Type), r.Name, r.SubscriptionID, key(r.SubscriptionID),
-			r.ResourceGroup, key(r.ResourceGroup), r.Location, tags, r.ManagedBy, props, etag, fmtTime(now), k)
+			r.ResourceGroup, key(r.ResourceGroup), r.Location, tags, r.ManagedBy, props, etag, fmtTime(now), internal, k)
 		if err != nil {
 			return fmt.Errorf("update resource %s: %w", r.ID, err)
 		}
@@ -107,7 +113,7 @@ func (s *Store) UpdateResource(ctx context.Context, r *galleon.Resource, ifMatch
 }
 
 const resourceCols = `id, type, name, subscription_id, resource_group, location, tags, managed_by, properties,
-	etag, created_at, created_by, changed_at`
+	etag, created_at, created_by, changed_at, internal`
 
 func scanResource(sc scanner) (*galleon.Resource, error) {
 	return scanResourceWith(sc)
@@ -116,9 +122,9 @@ func scanResource(sc scanner) (*galleon.Resource, error) {
 // scanResourceWith scans the resourceCols and then the extra columns.
 func scanResourceWith(sc scanner, extra ...any) (*galleon.Resource, error) {
 	var r galleon.Resource
-	var tags, props, created, changed sql.NullString
+	var tags, props, created, changed, internal sql.NullString
 	dest := []any{&r.ID, &r.Type, &r.Name, &r.SubscriptionID, &r.ResourceGroup, &r.Location, &tags,
-		&r.ManagedBy, &props, &r.ETag, &created, &r.CreatedBy, &changed}
+		&r.ManagedBy, &props, &r.ETag, &created, &r.CreatedBy, &changed, &internal}
 	if err := sc.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -129,6 +135,9 @@ func scanResourceWith(sc scanner, extra ...any) (*galleon.Resource, error) {
 	}
 	if props.Valid {
 		r.Properties = json.RawMessage(props.String)
+	}
+	if internal.Valid && internal.String != "" {
+		r.Internal = json.RawMessage(internal.String)
 	}
 	var err1, err2 error
 	r.CreatedAt, err1 = parseTime(created)

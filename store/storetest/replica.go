@@ -66,3 +66,33 @@ func testReplicas(t *testing.T, open func(t *testing.T) galleon.Store) {
 		t.Fatalf("after delete = %+v", got)
 	}
 }
+
+// testResourceInternal checks that a resource's hidden internal data
+// round-trips through create, get, list and update.
+func testResourceInternal(t *testing.T, open func(t *testing.T) galleon.Store) {
+	s := open(t)
+	ctx := context.Background()
+	id := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g"
+	r := &galleon.Resource{ID: id, Type: "Microsoft.Compute/galleries", Name: "g", SubscriptionID: "s", ResourceGroup: "rg",
+		Properties: []byte(`{"a":1}`), Internal: []byte(`{"manifest":"x"}`)}
+	if err := s.CreateResource(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetResource(ctx, id)
+	if err != nil || string(got.Internal) != `{"manifest":"x"}` {
+		t.Fatalf("get: %s %v", got.Internal, err)
+	}
+	got.Internal = []byte(`{"manifest":"y"}`)
+	if err := s.UpdateResource(ctx, got, ""); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.ListResources(ctx, galleon.ResourceFilter{SubscriptionID: "s"})
+	if err != nil || len(list) != 1 || string(list[0].Internal) != `{"manifest":"y"}` {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	bad := *got
+	bad.Internal = []byte(`{`)
+	if err := s.UpdateResource(ctx, &bad, ""); galleon.ErrorCode(err) != galleon.EInvalid {
+		t.Fatalf("invalid internal JSON: %v", err)
+	}
+}
