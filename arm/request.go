@@ -117,3 +117,5 @@ func skipToken(c *call) string {
 	}
 	return q.Get("$skipToken")
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

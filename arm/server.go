@@ -10,6 +10,7 @@ import (
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/authz"
 	"github.com/galleonhq/galleon/gallery"
+	"github.com/galleonhq/galleon/replication"
 )
 
 // Authenticator turns an Authorization header into the calling principal.
@@ -27,6 +28,8 @@ type Server struct {
 	Authz *authz.Authorizer
 	// Gallery holds the rules of galleries, image definitions and versions.
 	Gallery *gallery.Service
+	// Replication queues the copying of versions to their regions.
+	Replication *replication.Replicator
 	// BaseURL is the public https URL of the server, without a trailing slash.
 	BaseURL string
 	// Audience is the token audience clients request for ARM.
@@ -133,6 +136,12 @@ func (s *Server) buildRoutes() []route {
 		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).patchImage},
 		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).getGalleryResource},
 		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).deleteGalleryResource},
+
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).listVersions},
+		{method: "PUT", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).putVersion},
+		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).patchVersion},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).getVersion},
+		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).deleteVersion},
 
 		{method: "GET", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleAssignments"), typ: "Microsoft.Authorization/roleAssignments", versions: roleAssignmentVersions, handle: (*Server).listRoleAssignments},
 		{method: "GET", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleAssignments/{name}"), typ: "Microsoft.Authorization/roleAssignments", versions: roleAssignmentVersions, handle: (*Server).getRoleAssignment},

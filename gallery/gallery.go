@@ -198,9 +198,19 @@ func (s *Service) BeginDelete(ctx context.Context, id galleon.ResourceID, childT
 	return r, nil
 }
 
-// FinishDelete removes a resource, everything under it and the role
-// assignments on it. It is idempotent, so a job may run it again.
+// FinishDelete removes a resource, everything under it, its replicas and
+// the role assignments on it. It is idempotent, so a job may run it again.
+// Blocks the replicas held are left to garbage collection.
 func (s *Service) FinishDelete(ctx context.Context, id string) error {
+	reps, err := s.Store.ListReplicas(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, r := range reps {
+		if err := s.Store.DeleteReplica(ctx, r.VersionID, r.Region, r.Index); err != nil && galleon.ErrorCode(err) != galleon.ENotFound {
+			return err
+		}
+	}
 	if _, err := s.Store.DeleteResourcesUnder(ctx, id); err != nil {
 		return fmt.Errorf("delete resources under %s: %w", id, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -132,3 +133,5 @@ func mustTime(tb testing.TB, s string) time.Time {
 	}
 	return v
 }
+
+func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }

@@ -25,6 +25,8 @@ import (
 	"github.com/galleonhq/galleon/identity"
 	"github.com/galleonhq/galleon/jobs"
 	"github.com/galleonhq/galleon/ops"
+	"github.com/galleonhq/galleon/replication"
+	"github.com/galleonhq/galleon/storage"
 	"github.com/galleonhq/galleon/store/sqlite"
 )
 
@@ -50,6 +52,10 @@ type Main struct {
 	BaseURL   string
 	Admin     *AdminCredentials
 	AdminFile string
+
+	// Accounts are the regions' storage accounts; Gallery the gallery rules.
+	Accounts *storage.Accounts
+	Gallery  *gallery.Service
 
 	store    *sqlite.Store
 	listener net.Listener
@@ -116,23 +122,31 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.identity.Open(ctx); err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
+	m.Accounts = &storage.Accounts{Dir: filepath.Join(c.Data, "storage"), Regions: c.Regions}
+	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits}
+	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger}
 	armServer := &arm.Server{
-		Store:    st,
-		Auth:     m.identity,
-		Authz:    &authz.Authorizer{Store: st},
-		Gallery:  &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits},
-		BaseURL:  m.BaseURL,
-		Audience: m.BaseURL + "/",
-		Regions:  c.Regions,
-		Logger:   m.Logger,
+		Store:       st,
+		Auth:        m.identity,
+		Authz:       &authz.Authorizer{Store: st},
+		Gallery:     m.Gallery,
+		Replication: replicator,
+		BaseURL:     m.BaseURL,
+		Audience:    m.BaseURL + "/",
+		Regions:     c.Regions,
+		Logger:      m.Logger,
 	}
 	handlers := map[string]jobs.Handler{}
 	for k, h := range armServer.JobHandlers() {
 		handlers[k] = h
 	}
+	for k, h := range replicator.Handlers() {
+		handlers[k] = h
+	}
 	host, _ := os.Hostname()
 	m.worker = jobs.New(st, handlers, fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8]), m.Logger)
 	armServer.Notify = m.worker.Notify
+	replicator.Notify = m.worker.Notify
 	armServer.Init()
 
 	metrics := ops.NewMetrics(st)
