@@ -240,3 +240,22 @@ type RegionalReplicationStatus struct {
 	Details  string `json:"details,omitempty"`
 	Progress int    `json:"progress"`
 }
+
+// VersionDisks is the hidden record (Resource.Internal) of which stored
+// disks make up an image version.
+type VersionDisks struct {
+	OSDisk    *StoredDisk  `json:"osDisk,omitempty"`
+	DataDisks []StoredDisk `json:"dataDisks,omitempty"`
+	// Operation is the long-running operation that ends when the version
+	// is replicated everywhere.
+	Operation string `json:"operation,omitempty"`
+}
+
+// StoredDisk is one disk of a version: the digest of its encoded manifest
+// (stored as a block next to the disk's blocks) and its sizes.
+type StoredDisk struct {
+	Lun         *int   `json:"lun,omitempty"`
+	Manifest    string `json:"manifest"`
+	Size        int64  `json:"size"`
+	StoredBytes int64  `json:"storedBytes"`
+}
