@@ -21,6 +21,7 @@ func (s *Server) JobHandlers() map[string]JobHandler {
 	return map[string]JobHandler{
 		jobDeleteResourceGroup:   s.runDeleteResourceGroup,
 		jobDeleteGalleryResource: s.runDeleteGalleryResource,
+		jobSealDisk:              s.runSealDisk,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/compute"
 	"github.com/galleonhq/galleon/gallery"
 	"github.com/galleonhq/galleon/replication"
 )
@@ -28,6 +29,10 @@ type Server struct {
 	Authz *authz.Authorizer
 	// Gallery holds the rules of galleries, image definitions and versions.
 	Gallery *gallery.Service
+	// Compute holds the rules of disks, snapshots and managed images.
+	Compute *compute.Service
+	// SignBlobURL returns a SAS URL for a blob of the data plane.
+	SignBlobURL func(account, container, blob, perms string, expiry time.Time) string
 	// Replication queues the copying of versions to their regions.
 	Replication *replication.Replicator
 	// BaseURL is the public https URL of the server, without a trailing slash.

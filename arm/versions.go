@@ -55,8 +55,8 @@ func (s *Server) putVersion(c *call) error {
 		}
 		// The caller must be able to read the source (another gallery,
 		// subscription or tenant is fine when it may).
-		if sp := req.Properties.StorageProfile; sp != nil && sp.Source != nil && sp.Source.ID != "" {
-			if err := s.Authz.Authorize(c.ctx, c.p, versionAction+"/read", sp.Source.ID); err != nil {
+		for _, src := range sourceIDs(req.Properties.StorageProfile) {
+			if err := s.authorizeSource(c, src); err != nil {
 				return err
 			}
 		}
@@ -180,4 +180,24 @@ func (s *Server) deleteVersion(c *call) error {
 	s.notify()
 	s.acceptOperation(c, op)
 	return nil
+}
+
+// sourceIDs lists every resource a version's storage profile copies from.
+func sourceIDs(sp *galleon.VersionStorageProfile) []string {
+	if sp == nil {
+		return nil
+	}
+	var out []string
+	if sp.Source != nil && sp.Source.ID != "" {
+		out = append(out, sp.Source.ID)
+	}
+	if sp.OSDiskImage != nil && sp.OSDiskImage.Source != nil && sp.OSDiskImage.Source.ID != "" {
+		out = append(out, sp.OSDiskImage.Source.ID)
+	}
+	for _, d := range sp.DataDiskImages {
+		if d.Source != nil && d.Source.ID != "" {
+			out = append(out, d.Source.ID)
+		}
+	}
+	return out
 }

@@ -31,6 +31,10 @@ type Service struct {
 	Regions []galleon.Region
 	Limits  Limits
 	Now     func() time.Time
+	// ComputeDisks returns the stored disks of a managed disk, snapshot or
+	// managed image by ID, and their region (version sources); nil when
+	// those sources are not available.
+	ComputeDisks func(ctx context.Context, id string) ([]galleon.StoredDisk, string, error)
 }
 
 // Request is the body of a PUT or PATCH of a gallery resource: location and

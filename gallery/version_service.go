@@ -64,20 +64,22 @@ func (s *Service) ResolveVersionSource(ctx context.Context, p *galleon.GalleryIm
 		id = sp.Source.ID
 		if sp.Source.CommunityGalleryImageID != "" || sp.Source.VirtualMachineID != "" {
 			return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
-				Message: "Community image and virtual machine sources are not supported yet; use an image version as storageProfile.source.id."}).WithTarget("properties.storageProfile.source")
+				Message: "Community image and virtual machine sources are not supported yet; use an image version, managed image, disk or snapshot."}).WithTarget("properties.storageProfile.source")
 		}
 	}
 	if id == "" {
-		return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
-			Message: "Disk, snapshot and VHD sources are not supported yet; use an image version as storageProfile.source.id."}).WithTarget("properties.storageProfile.osDiskImage.source")
+		return s.diskSources(ctx, sp, region)
 	}
 	rid, err := galleon.ParseResourceID(id)
 	if err != nil {
 		return nil, (&galleon.Error{Code: galleon.EInvalid, Reason: "InvalidParameter", Message: galleon.ErrorMessage(err)}).WithTarget("properties.storageProfile.source.id")
 	}
+	if strings.EqualFold(rid.Type(), "Microsoft.Compute/images") {
+		return s.computeSources(ctx, id, region, nil, "properties.storageProfile.source.id")
+	}
 	if !strings.EqualFold(rid.Type(), galleon.GalleryImageVersionType) {
-		return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
-			Message: fmt.Sprintf("Sources of type '%s' are not supported yet; use an image version.", rid.Type())}).WithTarget("properties.storageProfile.source.id")
+		return nil, invalid("properties.storageProfile.source.id", "InvalidParameter",
+			"storageProfile.source.id must be an image version or a managed image, not a '%s'; give disks and snapshots as osDiskImage.source.id.", rid.Type())
 	}
 	src, err := s.ResolveVersion(ctx, rid, region)
 	if err != nil {
@@ -87,6 +89,62 @@ func (s *Service) ResolveVersionSource(ctx context.Context, p *galleon.GalleryIm
 		return nil, err
 	}
 	return s.versionDiskSources(ctx, src, region)
+}
+
+// diskSources reads per-disk sources: osDiskImage.source.id and
+// dataDiskImages[].source.id naming managed disks or snapshots.
+func (s *Service) diskSources(ctx context.Context, sp *galleon.VersionStorageProfile, region string) ([]DiskSource, error) {
+	if sp.OSDiskImage == nil || sp.OSDiskImage.Source == nil || (sp.OSDiskImage.Source.ID == "" && sp.OSDiskImage.Source.URI == "") {
+		return nil, invalid("properties.storageProfile", "InvalidParameter",
+			"properties.storageProfile needs source.id, or osDiskImage.source.id naming a disk or snapshot.")
+	}
+	if sp.OSDiskImage.Source.ID == "" {
+		return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
+			Message: "VHD blob sources (osDiskImage.source.uri) are not supported yet; upload the VHD to a disk (createOption Upload) and use the disk."}).WithTarget("properties.storageProfile.osDiskImage.source.uri")
+	}
+	out, err := s.computeSources(ctx, sp.OSDiskImage.Source.ID, region, nil, "properties.storageProfile.osDiskImage.source.id")
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range sp.DataDiskImages {
+		field := fmt.Sprintf("properties.storageProfile.dataDiskImages[%d].source.id", i)
+		if d.Source == nil || d.Source.ID == "" {
+			return nil, invalid(field, "InvalidParameter", "Each data disk image needs source.id naming a disk or snapshot.")
+		}
+		lun := d.Lun
+		more, err := s.computeSources(ctx, d.Source.ID, region, &lun, field)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+// computeSources turns a managed disk, snapshot or image into disk
+// sources. They must be in the version's region.
+func (s *Service) computeSources(ctx context.Context, id, region string, lun *int, field string) ([]DiskSource, error) {
+	if s.ComputeDisks == nil {
+		return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported", Message: "Disk, snapshot and image sources are not available."}).WithTarget(field)
+	}
+	disks, at, err := s.ComputeDisks(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(at, region) {
+		return nil, invalid(field, "InvalidParameter",
+			"The source '%s' is in region '%s'; create the version in that region (location '%s') and replicate it from there.", id, at, at)
+	}
+	var out []DiskSource
+	for _, d := range disks {
+		l := d.Lun
+		if lun != nil {
+			l = lun
+		}
+		out = append(out, DiskSource{Lun: l, Manifest: d.Manifest, Size: d.Size, StoredBytes: d.StoredBytes,
+			Region: at, StorageAccountType: storage.StandardLRS, AccountIndex: 0})
+	}
+	return out, nil
 }
 
 // CheckUsable refuses a version past its end of life (V3) or not yet

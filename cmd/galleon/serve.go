@@ -21,6 +21,7 @@ import (
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/arm"
 	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/compute"
 	"github.com/galleonhq/galleon/gallery"
 	"github.com/galleonhq/galleon/identity"
 	"github.com/galleonhq/galleon/jobs"
@@ -123,13 +124,15 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("identity: %w", err)
 	}
 	m.Accounts = &storage.Accounts{Dir: filepath.Join(c.Data, "storage"), Regions: c.Regions}
-	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits}
+	computeSvc := &compute.Service{Store: st, Accounts: m.Accounts, Regions: c.Regions}
+	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits, ComputeDisks: computeSvc.StoredDisks}
 	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger}
 	armServer := &arm.Server{
 		Store:       st,
 		Auth:        m.identity,
 		Authz:       &authz.Authorizer{Store: st},
 		Gallery:     m.Gallery,
+		Compute:     computeSvc,
 		Replication: replicator,
 		BaseURL:     m.BaseURL,
 		Audience:    m.BaseURL + "/",
