@@ -34,8 +34,10 @@ type Blob struct {
 	ChangedAt   time.Time         `json:"changedAt"`
 }
 
-// BlobStore holds blobs and the block maps of their content.
+// BlobStore holds blobs, the block maps of their content and the staged
+// blocks of block blobs.
 type BlobStore interface {
+	StagedBlobStore
 	// PutBlob creates or replaces a blob (dropping its block map when it
 	// replaces one), setting ETag, CreatedAt and ChangedAt.
 	PutBlob(ctx context.Context, b *Blob) error
@@ -52,4 +54,57 @@ type BlobStore interface {
 	SetBlobBlocks(ctx context.Context, account, container, name string, blocks map[int64]string) error
 	// ListBlobBlocks returns the blob's non-zero blocks in index order.
 	ListBlobBlocks(ctx context.Context, account, container, name string) ([]ManifestBlock, error)
+}
+
+// StagedBlock is one block of a block blob in the sense of Put Block and
+// Put Block List: either uncommitted (staged by Put Block; its content is
+// kept as pieces in a block store until a Put Block List commits it or a
+// Put Blob or Delete Blob discards it) or a member of the blob's committed
+// block list (its content is a range of the blob's content). Staged blocks
+// live in the store so that an acknowledged Put Block survives a restart.
+type StagedBlock struct {
+	// ID is the block ID as the client sent it (base64 text).
+	ID string `json:"id"`
+	// Size is the block's length in bytes.
+	Size int64 `json:"size"`
+	// Committed is true for a block of the blob's committed block list.
+	Committed bool `json:"committed"`
+	// Offset is where a committed block's bytes start in the blob.
+	Offset int64 `json:"offset,omitempty"`
+	// Region names the region whose block store holds an uncommitted
+	// block's pieces.
+	Region string `json:"region,omitempty"`
+	// PieceSize is the length of every piece of an uncommitted block but
+	// possibly the last.
+	PieceSize int64 `json:"pieceSize,omitempty"`
+	// Pieces lists, in order, the SHA-256 digest of each piece of an
+	// uncommitted block, "" for an all-zero piece (which is not stored).
+	Pieces []string `json:"pieces,omitempty"`
+	// StagedAt is when the block was staged or committed.
+	StagedAt time.Time `json:"stagedAt"`
+}
+
+// StagedBlobStore holds the staged blocks of block blobs (Put Block) and
+// commits them (Put Block List). Blobs are named as in BlobStore: account
+// and container case-insensitively, the blob name exactly.
+type StagedBlobStore interface {
+	// StageBlobBlock records b as an uncommitted block of the named blob,
+	// replacing an uncommitted block with the same ID; a committed block
+	// with that ID stays until the next commit. The blob need not exist.
+	// It sets b.Committed to false and b.StagedAt.
+	StageBlobBlock(ctx context.Context, account, container, name string, b *StagedBlock) error
+	// ListStagedBlobBlocks returns the blob's committed blocks in list
+	// order, then its uncommitted blocks in the order they were (last)
+	// staged. A blob with none, or no blob, has an empty list.
+	ListStagedBlobBlocks(ctx context.Context, account, container, name string) ([]*StagedBlock, error)
+	// CommitBlockBlob replaces a blob's content in one transaction: it
+	// creates or replaces b as PutBlob does, records blocks (in index
+	// order, no "" digests) as its whole block map, and makes committed
+	// its committed block list, dropping every other staged block of the
+	// blob. It sets b.ETag, b.CreatedAt and b.ChangedAt, and Committed and
+	// StagedAt on each of committed.
+	CommitBlockBlob(ctx context.Context, b *Blob, blocks []ManifestBlock, committed []*StagedBlock) error
+	// ClearStagedBlobBlocks drops every staged block of the named blob,
+	// committed or not; a blob with none is not an error.
+	ClearStagedBlobBlocks(ctx context.Context, account, container, name string) error
 }

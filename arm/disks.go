@@ -12,10 +12,10 @@ import (
 
 var (
 	diskVersions = []string{"2019-07-01", "2020-05-01", "2020-06-30", "2020-09-30", "2020-12-01", "2021-04-01", "2021-08-01",
-		"2021-12-01", "2022-03-02", "2022-07-02", "2023-01-02", "2023-04-02", "2023-10-02", "2024-03-02", "2025-01-02"}
+		"2021-12-01", "2022-03-02", "2022-07-02", "2023-01-02", "2023-04-02", "2023-10-02", "2024-03-02", "2025-01-02", "2026-03-02"}
 	computeVersions = []string{"2017-03-30", "2017-12-01", "2018-04-01", "2018-06-01", "2018-10-01", "2019-03-01", "2019-07-01",
 		"2019-12-01", "2020-06-01", "2020-12-01", "2021-03-01", "2021-04-01", "2021-07-01", "2021-11-01", "2022-03-01", "2022-08-01",
-		"2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"}
+		"2022-11-01", "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2025-11-01", "2026-04-01"}
 )
 
 // computeKinds maps the route's resource kind to its type and action prefix.
@@ -95,15 +95,13 @@ func putCompute(kind string) func(*Server, *call) error {
 				return err
 			}
 		}
-		r, created, err := put(c.ctx, id, req, c.p.ObjectID)
+		r, _, err := put(c.ctx, id, req, c.p.ObjectID)
 		if err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		writeJSON(c.w, status, computeJSON(r))
+		// Disks and snapshots answer 200 or 202 (never 201) to a PUT, and
+		// the SDK refuses anything else; images take 200 too.
+		writeJSON(c.w, http.StatusOK, computeJSON(r))
 		return nil
 	}
 }

@@ -157,7 +157,7 @@ func (s *Server) buildRoutes() []route {
 		{method: "PUT", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleDefinitions/{name}"), typ: "Microsoft.Authorization/roleDefinitions", versions: roleDefinitionVersions, handle: (*Server).putRoleDefinition},
 		{method: "DELETE", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleDefinitions/{name}"), typ: "Microsoft.Authorization/roleDefinitions", versions: roleDefinitionVersions, handle: (*Server).deleteRoleDefinition},
 	}
-	return r
+	return append(r, s.computeRoutes()...)
 }
 
 // keyword compares a path segment with a literal, ignoring ASCII case only

@@ -83,6 +83,9 @@ type Service struct {
 	Accounts *storage.Accounts
 	Regions  []galleon.Region
 	Now      func() time.Time
+	// BlobContent returns a blob's content as a manifest over the block
+	// store holding it (blobapi.Server.Manifest).
+	BlobContent func(ctx context.Context, b *galleon.Blob) (*galleon.DiskManifest, galleon.BlockStore, error)
 }
 
 func (s *Service) now() time.Time {
@@ -302,15 +305,11 @@ func (s *Service) Seal(ctx context.Context, diskID string) error {
 	if err != nil {
 		return err
 	}
-	blocks, err := s.Store.ListBlobBlocks(ctx, b.Account, b.Container, b.Name)
+	content, bs, err := s.BlobContent(ctx, b)
 	if err != nil {
 		return err
 	}
-	bs, err := s.BlobStore(b.Region)
-	if err != nil {
-		return err
-	}
-	raw := manifest.NewReader(ctx, bs, &galleon.DiskManifest{Size: b.Size, BlockSize: b.BlockSize, Blocks: blocks})
+	raw := manifest.NewReader(ctx, bs, content)
 	img, err := diskimage.OpenAs(raw, b.Size, diskimage.FormatVHDFixed)
 	if err != nil {
 		var fe *diskimage.FormatError

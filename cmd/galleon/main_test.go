@@ -135,3 +135,5 @@ func mustTime(tb testing.TB, s string) time.Time {
 }
 
 func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonUnmarshalForTest(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/arm"
 	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/blobapi"
 	"github.com/galleonhq/galleon/compute"
 	"github.com/galleonhq/galleon/gallery"
 	"github.com/galleonhq/galleon/identity"
@@ -125,14 +127,23 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Accounts = &storage.Accounts{Dir: filepath.Join(c.Data, "storage"), Regions: c.Regions}
 	computeSvc := &compute.Service{Store: st, Accounts: m.Accounts, Regions: c.Regions}
+	sasKey, err := loadOrCreateKey(filepath.Join(c.Data, "keys", "blob-sas.key"))
+	if err != nil {
+		return err
+	}
+	blobs := &blobapi.Server{Store: st, Blocks: computeSvc.BlobStore, Key: sasKey, Logger: m.Logger}
+	computeSvc.BlobContent = blobs.Manifest
 	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits, ComputeDisks: computeSvc.StoredDisks}
 	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger}
 	armServer := &arm.Server{
-		Store:       st,
-		Auth:        m.identity,
-		Authz:       &authz.Authorizer{Store: st},
-		Gallery:     m.Gallery,
-		Compute:     computeSvc,
+		Store:   st,
+		Auth:    m.identity,
+		Authz:   &authz.Authorizer{Store: st},
+		Gallery: m.Gallery,
+		Compute: computeSvc,
+		SignBlobURL: func(account, container, blob, perms string, expiry time.Time) string {
+			return blobs.SignURL(m.BaseURL, account, container, blob, perms, expiry)
+		},
 		Replication: replicator,
 		BaseURL:     m.BaseURL,
 		Audience:    m.BaseURL + "/",
@@ -160,6 +171,7 @@ func (m *Main) Open(ctx context.Context) error {
 		admin:    m.identity.AdminHandler(),
 		graph:    m.identity.GraphHandler(),
 		realm:    m.identity.UserRealmHandler(),
+		blobs:    blobs,
 		health: &ops.Health{Ready: func(ctx context.Context) error {
 			_, err := st.ListTenants(ctx)
 			return err
@@ -306,6 +318,7 @@ type router struct {
 	admin    http.Handler
 	graph    http.Handler
 	realm    http.Handler
+	blobs    http.Handler
 	health   http.Handler
 	metrics  http.Handler
 }
@@ -350,6 +363,10 @@ func (t *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case identitySeconds[second]:
 		label("/{tenant}/" + second)
 		t.identity.ServeHTTP(w, r)
+	case len(segs) >= 3:
+		// Blob data plane: /{account}/{container}/{blob...}, SAS-authorized.
+		label("/{account}/{container}/{blob}")
+		t.blobs.ServeHTTP(w, r)
 	default:
 		label("(no surface)")
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -361,4 +378,28 @@ func (t *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.Trim(string(b), `"`)
+}
+
+// loadOrCreateKey reads a 32-byte secret key, creating it (mode 0600) on
+// first start.
+func loadOrCreateKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) == 32 {
+		return b, nil
+	} else if err == nil {
+		return nil, fmt.Errorf("%s holds %d bytes, not a 32-byte key; delete it to have a new one made (outstanding SAS URLs stop working)", path, len(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+		return nil, err
+	}
+	return key, os.Rename(tmp, path)
 }
