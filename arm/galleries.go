@@ -33,6 +33,16 @@ func galleryID(c *call) galleon.ResourceID {
 	return id
 }
 
+// galleryScopeID is galleryID plus the version, when the route names one.
+func galleryScopeID(c *call) galleon.ResourceID {
+	id := galleryID(c)
+	if v := c.v("version"); v != "" {
+		id.Types = append(id.Types, "versions")
+		id.Names = append(id.Names, v)
+	}
+	return id
+}
+
 // envelope is the body of a PUT or PATCH of a tracked resource.
 type envelope[P any] struct {
 	Location   *string           `json:"location"`

@@ -146,6 +146,13 @@ func (s *Server) buildRoutes() []route {
 		{method: "PUT", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).putVersion},
 		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).patchVersion},
 		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).getVersion},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}/disks/{disk}/content"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).downloadDisk},
+		{method: "HEAD", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}/disks/{disk}/content"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).downloadDisk},
+		{method: "GET", pattern: seg("subscriptions/{sub}/providers/Microsoft.Compute/galleryUsage"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getUsage},
+		{method: "GET", pattern: seg("subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/galleryUsage"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getUsage},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/galleryUsage"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getUsage},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/galleryUsage"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getUsage},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}/galleryUsage"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getUsage},
 		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}/images/{image}/versions/{version}"), typ: galleon.GalleryImageVersionType, versions: computeGalleryVersions, handle: (*Server).deleteVersion},
 
 		{method: "GET", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleAssignments"), typ: "Microsoft.Authorization/roleAssignments", versions: roleAssignmentVersions, handle: (*Server).listRoleAssignments},

@@ -137,7 +137,8 @@ func (s *Server) getVersion(c *call) error {
 	if err := s.authorize(c, versionAction+"/read", id.String()); err != nil {
 		return err
 	}
-	r, err := s.Gallery.Get(c.ctx, id)
+	// "latest" resolves in ?region= (default: the definition's location).
+	r, err := s.resolveVersion(c, c.r.URL.Query().Get("region"))
 	if err != nil {
 		return err
 	}

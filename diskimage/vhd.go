@@ -395,6 +395,26 @@ func WriteFixedVHD(w io.Writer, r io.ReaderAt, size int64, opts VHDOptions) erro
 	return nil
 }
 
+// FixedVHDFooter returns the 512-byte footer WriteFixedVHD appends to a
+// disk of size bytes, for callers that serve raw content and footer from
+// separate places (ranged downloads). size must be a whole number of MiB.
+func FixedVHDFooter(size int64, opts VHDOptions) ([]byte, error) {
+	if size <= 0 || size%VHDAlignment != 0 {
+		return nil, misalignedf(FormatVHDFixed, 0, "a %d-byte disk cannot be a VHD: its size must be a positive whole number of MiB", size)
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	id := opts.UniqueID
+	if id == [16]byte{} {
+		if _, err := rand.Read(id[:]); err != nil {
+			return nil, err
+		}
+	}
+	return fixedVHDFooter(size, now(), id), nil
+}
+
 // fixedVHDFooter builds the footer of a fixed VHD of size bytes.
 func fixedVHDFooter(size int64, t time.Time, id [16]byte) []byte {
 	f := make([]byte, vhdFooterSize)
