@@ -37,6 +37,9 @@ type Config struct {
 	Regions []galleon.Region `yaml:"regions"`
 	// Limits are the per-subscription, per-region gallery quotas.
 	Limits gallery.Limits `yaml:"limits"`
+	// JobLease is how long a worker's claim on a background job lasts; a
+	// crashed node's jobs are taken over when their lease runs out.
+	JobLease time.Duration `yaml:"jobLease"`
 	// TokenLifetime is how long access tokens last.
 	TokenLifetime time.Duration `yaml:"tokenLifetime"`
 	// Log sets the log level (debug, info, warn, error) and format (text, json).
@@ -57,6 +60,7 @@ func DefaultConfig() Config {
 		Regions:          galleon.DefaultRegions(),
 		Limits:           gallery.DefaultLimits(),
 		TokenLifetime:    time.Hour,
+		JobLease:         2 * time.Minute,
 	}
 	c.Log.Level, c.Log.Format = "info", "text"
 	return c
@@ -126,6 +130,9 @@ func (c *Config) merge(o Config) {
 	if o.Limits.ReplicasPerVersion != 0 {
 		c.Limits.ReplicasPerVersion = o.Limits.ReplicasPerVersion
 	}
+	if o.JobLease != 0 {
+		c.JobLease = o.JobLease
+	}
 	if o.TokenLifetime != 0 {
 		c.TokenLifetime = o.TokenLifetime
 	}
@@ -165,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenLifetime < 5*time.Minute || c.TokenLifetime > 24*time.Hour {
 		return fmt.Errorf("config: tokenLifetime %s must be between 5m and 24h", c.TokenLifetime)
+	}
+	if c.JobLease < time.Second || c.JobLease > time.Hour {
+		return fmt.Errorf("config: jobLease %s must be between 1s and 1h", c.JobLease)
 	}
 	if !strings.Contains(c.TenantDomain, ".") {
 		return fmt.Errorf("config: tenantDomain %q must be a domain name like contoso.example", c.TenantDomain)

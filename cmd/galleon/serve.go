@@ -159,6 +159,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	host, _ := os.Hostname()
 	m.worker = jobs.New(st, handlers, fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8]), m.Logger)
+	m.worker.Lease = c.JobLease
 	armServer.Notify = m.worker.Notify
 	replicator.Notify = m.worker.Notify
 	armServer.Init()
