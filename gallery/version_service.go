@@ -219,7 +219,7 @@ func (s *Service) ResolveVersion(ctx context.Context, id galleon.ResourceID, reg
 }
 
 // Latest returns the image's latest version in region: the highest
-// MAJOR.MINOR.PATCH among versions that are Succeeded or Updating, have a
+// MAJOR.MINOR.PATCH among versions that are not Failed or Deleting, have a
 // completed replica in region, are not past end of life, and are not
 // excluded from latest there (a target region's excludeFromLatest wins over
 // the profile's).
@@ -275,8 +275,10 @@ func (s *Service) eligibleForLatest(r *galleon.Resource, region string) (bool, e
 	if err != nil {
 		return false, err
 	}
+	// A version serves a region as soon as a replica there completes (R1),
+	// even while other regions still replicate.
 	switch p.ProvisioningState {
-	case galleon.ProvisioningSucceeded, galleon.ProvisioningUpdating:
+	case galleon.ProvisioningSucceeded, galleon.ProvisioningUpdating, galleon.ProvisioningCreating:
 	default:
 		return false, nil
 	}

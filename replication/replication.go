@@ -321,6 +321,9 @@ func (r *Replicator) replicate(ctx context.Context, j *galleon.Job) error {
 		if err != nil {
 			return r.failed(ctx, j, rep, v.ID, err)
 		}
+		if still, _, err := r.loadVersion(ctx, v.ID); err != nil || still == nil {
+			return err // deleted meanwhile: record nothing
+		}
 		rep.State, rep.Progress, rep.Details, rep.SourceRegion = galleon.ReplicaCompleted, 100, "", src.Region
 		rep.StoredBytes, rep.CopiedBytes = stored, copied
 		if src.Region != rep.Region {
