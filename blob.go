@@ -54,6 +54,12 @@ type BlobStore interface {
 	SetBlobBlocks(ctx context.Context, account, container, name string, blocks map[int64]string) error
 	// ListBlobBlocks returns the blob's non-zero blocks in index order.
 	ListBlobBlocks(ctx context.Context, account, container, name string) ([]ManifestBlock, error)
+	// ListAllBlobBlocks calls fn for every non-zero block of every blob's
+	// block map, with the blob's account, container and name as the blob
+	// has them, stopping at the first error fn returns and returning it.
+	// Garbage collection marks these blocks. Blocks recorded or dropped
+	// while it runs may or may not be reported.
+	ListAllBlobBlocks(ctx context.Context, fn func(account, container, name string, b ManifestBlock) error) error
 }
 
 // StagedBlock is one block of a block blob in the sense of Put Block and
@@ -107,4 +113,12 @@ type StagedBlobStore interface {
 	// ClearStagedBlobBlocks drops every staged block of the named blob,
 	// committed or not; a blob with none is not an error.
 	ClearStagedBlobBlocks(ctx context.Context, account, container, name string) error
+	// ListAllStagedBlobBlocks calls fn for every staged block of every
+	// blob, committed or not, as ListStagedBlobBlocks reports them, blob
+	// by blob, stopping at the first error fn returns and returning it.
+	// account and container are spelled as the blob has them, or in lower
+	// case for blocks staged for a blob that does not exist yet. Garbage
+	// collection marks the pieces of uncommitted blocks. Blocks staged or
+	// dropped while it runs may or may not be reported.
+	ListAllStagedBlobBlocks(ctx context.Context, fn func(account, container, name string, b *StagedBlock) error) error
 }

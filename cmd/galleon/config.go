@@ -40,6 +40,12 @@ type Config struct {
 	// JobLease is how long a worker's claim on a background job lasts; a
 	// crashed node's jobs are taken over when their lease runs out.
 	JobLease time.Duration `yaml:"jobLease"`
+	// GC sets how often unreferenced disk blocks are collected and how old
+	// an unreferenced block must be before it goes (longer than any write).
+	GC struct {
+		Interval time.Duration `yaml:"interval"`
+		Grace    time.Duration `yaml:"grace"`
+	} `yaml:"gc"`
 	// TokenLifetime is how long access tokens last.
 	TokenLifetime time.Duration `yaml:"tokenLifetime"`
 	// Log sets the log level (debug, info, warn, error) and format (text, json).
@@ -63,6 +69,7 @@ func DefaultConfig() Config {
 		JobLease:         2 * time.Minute,
 	}
 	c.Log.Level, c.Log.Format = "info", "text"
+	c.GC.Interval, c.GC.Grace = 6*time.Hour, time.Hour
 	return c
 }
 
@@ -136,6 +143,12 @@ func (c *Config) merge(o Config) {
 	if o.TokenLifetime != 0 {
 		c.TokenLifetime = o.TokenLifetime
 	}
+	if o.GC.Interval != 0 {
+		c.GC.Interval = o.GC.Interval
+	}
+	if o.GC.Grace != 0 {
+		c.GC.Grace = o.GC.Grace
+	}
 }
 
 var regionName = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
@@ -175,6 +188,12 @@ func (c *Config) Validate() error {
 	}
 	if c.JobLease < time.Second || c.JobLease > time.Hour {
 		return fmt.Errorf("config: jobLease %s must be between 1s and 1h", c.JobLease)
+	}
+	if c.GC.Interval < time.Minute {
+		return fmt.Errorf("config: gc.interval %s must be at least 1m", c.GC.Interval)
+	}
+	if c.GC.Grace < 10*time.Minute {
+		return fmt.Errorf("config: gc.grace %s must be at least 10m, and longer than the longest upload or capture", c.GC.Grace)
 	}
 	if !strings.Contains(c.TenantDomain, ".") {
 		return fmt.Errorf("config: tenantDomain %q must be a domain name like contoso.example", c.TenantDomain)

@@ -25,6 +25,7 @@ import (
 	"github.com/galleonhq/galleon/blobapi"
 	"github.com/galleonhq/galleon/compute"
 	"github.com/galleonhq/galleon/gallery"
+	"github.com/galleonhq/galleon/gc"
 	"github.com/galleonhq/galleon/identity"
 	"github.com/galleonhq/galleon/jobs"
 	"github.com/galleonhq/galleon/ops"
@@ -246,6 +247,9 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	g.Go(func() error { return m.worker.Run(wctx) })
+	// Garbage collection of unreferenced disk blocks, stopped with the workers.
+	collector := &gc.Collector{Store: m.store, Accounts: m.Accounts, Grace: m.Config.GC.Grace, Interval: m.Config.GC.Interval, Logger: m.Logger}
+	g.Go(func() error { return collector.Run(wctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		m.Logger.Info("shutting down: draining requests and stopping workers")

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) galleon.Store) {
 	t.Run("Replicas", func(t *testing.T) { testReplicas(t, open) })
 	t.Run("Blobs", func(t *testing.T) { testBlobs(t, open) })
 	t.Run("StagedBlocks", func(t *testing.T) { testStagedBlocks(t, open) })
+	t.Run("AllBlobBlocks", func(t *testing.T) { testAllBlobBlocks(t, open) })
 	t.Run("ResourceInternal", func(t *testing.T) { testResourceInternal(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
