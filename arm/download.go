@@ -110,6 +110,7 @@ func (s *Server) downloadDisk(c *call) error {
 	h := c.w.Header()
 	h.Set("x-galleon-disk-digest", m.Digest)
 	h.Set("x-galleon-disk-size", strconv.FormatInt(m.Size, 10))
+	h.Set("x-galleon-disk-block-size", strconv.FormatInt(m.BlockSize, 10))
 	h.Set("x-galleon-version", v.Name)
 	modified := v.ChangedAt
 	base := strings.ReplaceAll(v.ID[strings.Index(v.ID, "/galleries/")+len("/galleries/"):], "/", "_")

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,11 +16,24 @@ import (
 	"time"
 )
 
-// apiClient calls a Galleon server as the principal in a credentials file.
+// apiClient calls a Galleon server as the principal in a credentials file,
+// or as the one `galleon login` signed in (login.go).
 type apiClient struct {
 	creds *AdminCredentials
 	http  *http.Client
 	token string
+
+	// tokenExpiry is when token stops working (zero: unknown, never
+	// refreshed). A client with a secret signs in again before then.
+	tokenExpiry time.Time
+	// username is set for a signed-in user, who has no secret: once the
+	// token expires the user must run `galleon login` again.
+	username string
+	// transfer is http without an overall timeout, for streaming disks;
+	// cancel its requests through their context.
+	transfer *http.Client
+	// now is the clock token expiry is judged by (time.Now if nil).
+	now func() time.Time
 }
 
 // defaultCredentialsFile is where `galleon serve` writes the administrator's
@@ -41,6 +55,12 @@ func newAPIClient(credFile string) (*apiClient, error) {
 			return nil, fmt.Errorf("credentials %s: %q is missing", credFile, field)
 		}
 	}
+	return newClient(creds)
+}
+
+// newClient makes a client for creds, trusting creds.CAFile (if set) on
+// top of the system's certificate authorities. It does not sign in.
+func newClient(creds *AdminCredentials) (*apiClient, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if creds.CAFile != "" {
 		pem, err := os.ReadFile(creds.CAFile)
@@ -56,61 +76,152 @@ func newAPIClient(credFile string) (*apiClient, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &apiClient{creds: creds, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
+	return &apiClient{
+		creds:    creds,
+		http:     &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		transfer: &http.Client{Transport: tr},
+	}, nil
 }
 
-// signIn gets an access token with the client-credentials grant.
+func (c *apiClient) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// signIn gets an access token with the client-credentials grant, unless
+// the client holds one that is valid for at least another minute.
 func (c *apiClient) signIn(ctx context.Context) error {
-	if c.token != "" {
+	if c.token != "" && (c.tokenExpiry.IsZero() || c.clock().Before(c.tokenExpiry.Add(-time.Minute))) {
 		return nil
 	}
-	form := url.Values{
+	if c.creds.ClientSecret == "" {
+		who := c.username
+		if who == "" {
+			who = "the signed-in user"
+		}
+		return fmt.Errorf("the sign-in of %s to %s expired at %s: run `galleon login --endpoint %s --tenant %s --username %s --password-stdin` again",
+			who, c.creds.Endpoint, c.tokenExpiry.Local().Format(time.RFC1123), c.creds.Endpoint, c.creds.TenantID, who)
+	}
+	tok, exp, err := requestToken(ctx, c.http, c.creds.Endpoint, c.creds.TenantID, url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {c.creds.ClientID},
 		"client_secret": {c.creds.ClientSecret},
-		"scope":         {c.creds.Endpoint + "/.default"},
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", c.creds.Endpoint+"/"+c.creds.TenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	}, c.clock())
 	if err != nil {
-		return err
+		return fmt.Errorf("sign in as %s failed: %w", c.creds.ClientID, err)
+	}
+	c.token, c.tokenExpiry = tok, exp
+	return nil
+}
+
+// requestToken posts form (plus the scope of endpoint's API) to the
+// tenant's token endpoint and returns the access token and its expiry.
+func requestToken(ctx context.Context, hc *http.Client, endpoint, tenant string, form url.Values, now time.Time) (string, time.Time, error) {
+	form.Set("scope", endpoint+"/.default")
+	req, err := http.NewRequestWithContext(ctx, "POST", endpoint+"/"+url.PathEscape(tenant)+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("sign in to %s: %w", c.creds.Endpoint, err)
+		return "", time.Time{}, transportError(endpoint, err)
 	}
 	defer resp.Body.Close()
 	var out struct {
 		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return fmt.Errorf("sign in: unreadable reply (HTTP %d): %w", resp.StatusCode, err)
+		return "", time.Time{}, fmt.Errorf("unreadable reply from %s (HTTP %d): %w; is --endpoint a Galleon server?", endpoint, resp.StatusCode, err)
 	}
 	if out.AccessToken == "" {
-		return fmt.Errorf("sign in as %s failed: %s: %s", c.creds.ClientID, out.Error, out.Description)
+		return "", time.Time{}, fmt.Errorf("%s: %s", out.Error, out.Description)
 	}
-	c.token = out.AccessToken
-	return nil
+	var exp time.Time
+	if out.ExpiresIn > 0 {
+		exp = now.Add(time.Duration(out.ExpiresIn) * time.Second)
+	}
+	return out.AccessToken, exp, nil
+}
+
+// transportError explains an untrusted server certificate, the usual
+// first-use failure against a server with a private CA.
+func transportError(endpoint string, err error) error {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || errors.As(err, &verify) {
+		return fmt.Errorf("%w: the TLS certificate of %s is not trusted; pass the server's CA certificate (DATA/tls/ca.pem) with --ca-file to `galleon login`", err, endpoint)
+	}
+	return err
+}
+
+// armError is an error reply of the server: ARM's CloudError when it has
+// one, the status and body otherwise.
+type armError struct {
+	Status  int
+	Code    string
+	Message string
+	Body    string // the reply when it was not a CloudError
+	Method  string
+	Path    string
+}
+
+func (e *armError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// statusOf returns the HTTP status of an armError in err's chain, else 0.
+func statusOf(err error) int {
+	var e *armError
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func newARMError(method, path string, status int, data []byte) *armError {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
+		return &armError{Status: status, Code: e.Error.Code, Message: e.Error.Message, Method: method, Path: path}
+	}
+	return &armError{Status: status, Body: strings.TrimSpace(string(data)), Method: method, Path: path}
 }
 
 // do sends a JSON request and decodes a JSON reply into out (if non-nil).
 func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	_, err := c.call(ctx, method, path, in, out)
+	return err
+}
+
+// call is do that also returns the reply's headers (Azure-AsyncOperation).
+// path may be a whole URL the server handed out (an operation's status):
+// only its path and query are used, always against the signed-in endpoint,
+// so the token never goes anywhere else.
+func (c *apiClient) call(ctx context.Context, method, path string, in, out any) (http.Header, error) {
 	if err := c.signIn(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.creds.Endpoint+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if in != nil {
@@ -118,26 +229,56 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, transportError(c.creds.Endpoint, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+		return nil, newARMError(method, path, resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: unreadable reply: %w", method, path, err)
+			return nil, fmt.Errorf("%s %s: unreadable reply: %w", method, path, err)
 		}
 	}
-	return nil
+	return resp.Header, nil
+}
+
+// stream sends a bodiless request with extra headers and returns the open
+// reply for the caller to read and close; error replies become armError.
+// It has no overall timeout: ctx bounds it.
+func (c *apiClient) stream(ctx context.Context, method, path string, hdr http.Header) (*http.Response, error) {
+	if err := c.signIn(ctx); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.transfer.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, transportError(c.creds.Endpoint, err))
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, newARMError(method, path, resp.StatusCode, data)
+	}
+	return resp, nil
+}
+
+// url resolves a path, or the path and query of a whole URL, against the
+// endpoint.
+func (c *apiClient) url(path string) string {
+	if u, err := url.Parse(path); err == nil && u.IsAbs() {
+		path = u.RequestURI()
+	}
+	return c.creds.Endpoint + path
 }

@@ -28,6 +28,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), adminCommand(), azSetupCommand())
+	root.AddCommand(loginCommand(), logoutCommand(), imageCommand(), usageCommand())
 	return root
 }
 
