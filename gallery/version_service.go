@@ -237,8 +237,16 @@ func (s *Service) Latest(ctx context.Context, imageID galleon.ResourceID, region
 			completed[galleon.NormalizeScope(r.VersionID)] = true
 		}
 	}
-	var best *galleon.Resource
-	var bestV Version
+	// Collect the replicated versions, then decode properties from the
+	// highest version down, stopping at the first eligible one: usually
+	// one decode, not one per version. The stable sort keeps ID order
+	// among equal versions ("01.2.3", "1.2.3"), so the first in ID order
+	// wins, as before.
+	type candidate struct {
+		r *galleon.Resource
+		v Version
+	}
+	var cands []candidate
 	f := galleon.ResourceFilter{Under: imageID.String(), Type: galleon.GalleryImageVersionType, Limit: 1000}
 	for {
 		rs, next, err := s.Store.ListResources(ctx, f)
@@ -249,25 +257,23 @@ func (s *Service) Latest(ctx context.Context, imageID galleon.ResourceID, region
 			if !completed[galleon.NormalizeScope(r.ID)] {
 				continue
 			}
-			v, err := ParseVersion(r.Name)
-			if err != nil || (best != nil && !bestV.Less(v)) {
-				continue
+			if v, err := ParseVersion(r.Name); err == nil {
+				cands = append(cands, candidate{r, v})
 			}
-			if ok, err := s.eligibleForLatest(r, region); err != nil || !ok {
-				continue
-			}
-			best, bestV = r, v
 		}
 		if next == "" {
 			break
 		}
 		f.After = next
 	}
-	if best == nil {
-		return nil, galleon.ReasonErrorf(galleon.ENotFound, "LatestVersionNotFound",
-			"The image '%s' has no version usable as latest in region '%s' (none is replicated there, or all are excluded from latest or past end of life).", imageID, region)
+	sort.SliceStable(cands, func(i, j int) bool { return cands[j].v.Less(cands[i].v) })
+	for _, c := range cands {
+		if ok, err := s.eligibleForLatest(c.r, region); err == nil && ok {
+			return c.r, nil
+		}
 	}
-	return best, nil
+	return nil, galleon.ReasonErrorf(galleon.ENotFound, "LatestVersionNotFound",
+		"The image '%s' has no version usable as latest in region '%s' (none is replicated there, or all are excluded from latest or past end of life).", imageID, region)
 }
 
 func (s *Service) eligibleForLatest(r *galleon.Resource, region string) (bool, error) {

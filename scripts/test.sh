@@ -3,6 +3,7 @@
 # what the tests need first (the az CLI from Debian's azure-cli package).
 # Real-client suites are switched on by environment variables:
 #   GALLEON_TEST_AZ=1   drive the real `az` against a real server
+#   GALLEON_TEST_CRASH=1  SIGKILL server processes mid-upload and mid-replication
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOFLAGS="${GOFLAGS:--mod=mod}"
@@ -23,6 +24,8 @@ fi
 if command -v az >/dev/null 2>&1; then
   export GALLEON_TEST_AZ="${GALLEON_TEST_AZ:-1}"
 fi
+
+export GALLEON_TEST_CRASH="${GALLEON_TEST_CRASH:-1}"
 
 echo "== go vet"
 go vet ./...
