@@ -77,6 +77,9 @@ var namespaces = map[string][]providerType{
 	"Microsoft.VirtualMachineImages": {
 		{Type: "imageTemplates", APIVersions: imageBuilderVersions},
 	},
+	"Microsoft.Storage": {
+		{Type: "storageAccounts", APIVersions: storageVersions},
+	},
 	"Microsoft.ManagedServices": {
 		{Type: "registrationDefinitions", APIVersions: managedServicesVersions, Global: true},
 		{Type: "registrationAssignments", APIVersions: managedServicesVersions, Global: true},

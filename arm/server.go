@@ -33,6 +33,9 @@ type Server struct {
 	Compute *compute.Service
 	// SignBlobURL returns a SAS URL for a blob of the data plane.
 	SignBlobURL func(account, container, blob, perms string, expiry time.Time) string
+	// SignContainerSAS returns a container-scoped SAS query for a user
+	// storage account (listServiceSas).
+	SignContainerSAS func(account, container, perms string, expiry time.Time) string
 	// Replication queues the copying of versions to their regions.
 	Replication *replication.Replicator
 	// BaseURL is the public https URL of the server, without a trailing slash.
@@ -164,6 +167,7 @@ func (s *Server) buildRoutes() []route {
 		{method: "PUT", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleDefinitions/{name}"), typ: "Microsoft.Authorization/roleDefinitions", versions: roleDefinitionVersions, handle: (*Server).putRoleDefinition},
 		{method: "DELETE", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleDefinitions/{name}"), typ: "Microsoft.Authorization/roleDefinitions", versions: roleDefinitionVersions, handle: (*Server).deleteRoleDefinition},
 	}
+	r = append(r, s.storageAccountRoutes()...)
 	return append(r, s.computeRoutes()...)
 }
 

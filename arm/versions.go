@@ -192,13 +192,21 @@ func sourceIDs(sp *galleon.VersionStorageProfile) []string {
 	if sp.Source != nil && sp.Source.ID != "" {
 		out = append(out, sp.Source.ID)
 	}
-	if sp.OSDiskImage != nil && sp.OSDiskImage.Source != nil && sp.OSDiskImage.Source.ID != "" {
-		out = append(out, sp.OSDiskImage.Source.ID)
+	add := func(src *galleon.DiskImageSource) {
+		if src == nil {
+			return
+		}
+		for _, id := range []string{src.ID, src.StorageAccountID} {
+			if id != "" {
+				out = append(out, id)
+			}
+		}
+	}
+	if sp.OSDiskImage != nil {
+		add(sp.OSDiskImage.Source)
 	}
 	for _, d := range sp.DataDiskImages {
-		if d.Source != nil && d.Source.ID != "" {
-			out = append(out, d.Source.ID)
-		}
+		add(d.Source)
 	}
 	return out
 }

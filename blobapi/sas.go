@@ -52,6 +52,21 @@ func (s *Server) SignURL(base, account, container, blob, perms string, expiry ti
 		strings.Join(segs, "/") + "?" + v.Encode()
 }
 
+// ContainerSAS returns the SAS query (without '?') that grants perms on
+// every blob of a container until expiry: what a storage account's
+// listServiceSas hands out.
+func (s *Server) ContainerSAS(account, container, perms string, expiry time.Time) string {
+	var p strings.Builder
+	for i := range len(sasPermissions) {
+		if strings.IndexByte(perms, sasPermissions[i]) >= 0 {
+			p.WriteByte(sasPermissions[i])
+		}
+	}
+	v := url.Values{"sv": {APIVersion}, "sr": {"c"}, "sp": {p.String()}, "se": {expiry.UTC().Format(time.RFC3339)}}
+	v.Set("sig", s.sign(v.Get("sp"), "", v.Get("se"), canonicalResource(account, container, "", "c"), APIVersion, "c"))
+	return v.Encode()
+}
+
 // canonicalResource is the resource line of the string-to-sign.
 func canonicalResource(account, container, blob, sr string) string {
 	r := "/blob/" + strings.ToLower(account) + "/" + strings.ToLower(container)

@@ -53,6 +53,9 @@ type Server struct {
 	// exist). Empty: only blobs the platform created beforehand (disks
 	// opened for upload) accept writes, and others answer BlobNotFound.
 	DefaultRegion string
+	// AccountRegion, when set, gives the region of a storage account's new
+	// blobs (user storage accounts); an error refuses the upload.
+	AccountRegion func(ctx context.Context, account string) (string, error)
 	// Now returns the current time: SAS validity and the Date header.
 	// Defaults to time.Now.
 	Now func() time.Time

@@ -47,6 +47,11 @@ func (s *Server) createTarget(req *request, b *galleon.Blob, what string) (strin
 		if err := req.sas.require("cw", what+" that does not exist yet"); err != nil {
 			return "", err
 		}
+		if s.AccountRegion != nil {
+			if region, err := s.AccountRegion(req.r.Context(), req.loc.account); err == nil {
+				return region, nil
+			}
+		}
 		if s.DefaultRegion == "" {
 			return "", apiErrorf(galleon.ENotFound, "BlobNotFound",
 				"The blob '%s' does not exist, and this server creates no blobs of its own: blobs are created by the platform (a disk opened for upload). Upload to the URL grant-access gave you.", req.loc)

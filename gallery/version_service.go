@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -14,13 +15,23 @@ import (
 // DiskSource is where one disk of a new version is copied from: a stored
 // manifest on a storage account.
 type DiskSource struct {
-	Lun                *int   `json:"lun,omitempty"`
-	Manifest           string `json:"manifest"`
-	Size               int64  `json:"size"`
-	StoredBytes        int64  `json:"storedBytes"`
-	Region             string `json:"region"`
-	StorageAccountType string `json:"storageAccountType"`
-	AccountIndex       int    `json:"accountIndex"`
+	Lun *int `json:"lun,omitempty"`
+	// Blob, when set, is a VHD blob to convert into a stored disk first
+	// (Manifest, Size and StoredBytes are then filled in by the copy job).
+	Blob               *BlobRef `json:"blob,omitempty"`
+	Manifest           string   `json:"manifest"`
+	Size               int64    `json:"size"`
+	StoredBytes        int64    `json:"storedBytes"`
+	Region             string   `json:"region"`
+	StorageAccountType string   `json:"storageAccountType"`
+	AccountIndex       int      `json:"accountIndex"`
+}
+
+// BlobRef names a blob of the data plane.
+type BlobRef struct {
+	Account   string `json:"account"`
+	Container string `json:"container"`
+	Name      string `json:"name"`
 }
 
 var (
@@ -98,27 +109,63 @@ func (s *Service) diskSources(ctx context.Context, sp *galleon.VersionStoragePro
 		return nil, invalid("properties.storageProfile", "InvalidParameter",
 			"properties.storageProfile needs source.id, or osDiskImage.source.id naming a disk or snapshot.")
 	}
-	if sp.OSDiskImage.Source.ID == "" {
-		return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
-			Message: "VHD blob sources (osDiskImage.source.uri) are not supported yet; upload the VHD to a disk (createOption Upload) and use the disk."}).WithTarget("properties.storageProfile.osDiskImage.source.uri")
-	}
-	out, err := s.computeSources(ctx, sp.OSDiskImage.Source.ID, region, nil, "properties.storageProfile.osDiskImage.source.id")
+	out, err := s.perDiskSource(ctx, sp.OSDiskImage.Source, region, nil, "properties.storageProfile.osDiskImage.source")
 	if err != nil {
 		return nil, err
 	}
 	for i, d := range sp.DataDiskImages {
-		field := fmt.Sprintf("properties.storageProfile.dataDiskImages[%d].source.id", i)
-		if d.Source == nil || d.Source.ID == "" {
-			return nil, invalid(field, "InvalidParameter", "Each data disk image needs source.id naming a disk or snapshot.")
+		field := fmt.Sprintf("properties.storageProfile.dataDiskImages[%d].source", i)
+		if d.Source == nil || (d.Source.ID == "" && d.Source.URI == "") {
+			return nil, invalid(field, "InvalidParameter", "Each data disk image needs source.id (a disk or snapshot) or source.uri with storageAccountId.")
 		}
 		lun := d.Lun
-		more, err := s.computeSources(ctx, d.Source.ID, region, &lun, field)
+		more, err := s.perDiskSource(ctx, d.Source, region, &lun, field)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, more...)
 	}
 	return out, nil
+}
+
+// perDiskSource resolves one disk's source: a disk or snapshot ID, or a
+// VHD blob (uri) in a user storage account (storageAccountId).
+func (s *Service) perDiskSource(ctx context.Context, src *galleon.DiskImageSource, region string, lun *int, field string) ([]DiskSource, error) {
+	if src.ID != "" {
+		return s.computeSources(ctx, src.ID, region, lun, field+".id")
+	}
+	if src.StorageAccountID == "" {
+		return nil, invalid(field+".storageAccountId", "InvalidParameter", "A VHD source (uri) needs storageAccountId, the ID of the storage account holding it.")
+	}
+	acct, err := galleon.ParseResourceID(src.StorageAccountID)
+	if err != nil || !strings.EqualFold(acct.Type(), storage.UserAccountType) {
+		return nil, invalid(field+".storageAccountId", "InvalidParameter", "storageAccountId must be a Microsoft.Storage/storageAccounts ID, not '%s'.", src.StorageAccountID)
+	}
+	u, err := url.Parse(src.URI)
+	segs := strings.SplitN(strings.TrimPrefix(u.EscapedPath(), "/"), "/", 3)
+	if err != nil || u.Scheme != "https" || len(segs) != 3 || segs[2] == "" {
+		return nil, invalid(field+".uri", "InvalidParameter", "uri must be https://{server}/{account}/{container}/{blob}, not '%s'.", src.URI)
+	}
+	blobName, _ := url.PathUnescape(segs[2])
+	ref := &BlobRef{Account: segs[0], Container: segs[1], Name: blobName}
+	if !strings.EqualFold(ref.Account, acct.Name()) {
+		return nil, invalid(field+".uri", "InvalidParameter", "The uri names storage account '%s' but storageAccountId names '%s'.", ref.Account, acct.Name())
+	}
+	if _, err := s.Store.GetResource(ctx, acct.String()); galleon.ErrorCode(err) == galleon.ENotFound {
+		return nil, invalid(field+".storageAccountId", "InvalidParameter", "The storage account '%s' does not exist.", src.StorageAccountID)
+	} else if err != nil {
+		return nil, err
+	}
+	b, err := s.Store.GetBlob(ctx, ref.Account, ref.Container, ref.Name)
+	if galleon.ErrorCode(err) == galleon.ENotFound {
+		return nil, invalid(field+".uri", "InvalidParameter", "The blob '%s' does not exist; upload the VHD first.", src.URI)
+	} else if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(b.Region, region) {
+		return nil, invalid(field+".uri", "InvalidParameter", "The blob is in region '%s'; create the version in that region and replicate it from there.", b.Region)
+	}
+	return []DiskSource{{Lun: lun, Blob: ref, Region: b.Region, StorageAccountType: storage.StandardLRS}}, nil
 }
 
 // computeSources turns a managed disk, snapshot or image into disk

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/galleonhq/galleon"
+	"github.com/galleonhq/galleon/diskimage"
 	"github.com/galleonhq/galleon/gallery"
 	"github.com/galleonhq/galleon/manifest"
 	"github.com/galleonhq/galleon/storage"
@@ -34,6 +36,9 @@ type Replicator struct {
 	Logger *slog.Logger
 	// ProgressEvery is the least time between progress writes (default 1s).
 	ProgressEvery time.Duration
+	// BlobContent returns a blob's content as a manifest over the block
+	// store holding it (blobapi.Server.Manifest), for VHD-blob sources.
+	BlobContent func(ctx context.Context, b *galleon.Blob) (*galleon.DiskManifest, galleon.BlockStore, error)
 
 	// mu serializes finishing a version, so concurrent region jobs agree.
 	mu sync.Mutex
@@ -194,6 +199,16 @@ func (r *Replicator) ingest(ctx context.Context, j *galleon.Job) error {
 	if err != nil {
 		return err
 	}
+	for i, src := range p.Sources {
+		if src.Blob == nil {
+			continue
+		}
+		converted, err := r.convertBlob(ctx, src)
+		if err != nil {
+			return r.failed(ctx, j, first, v.ID, err)
+		}
+		p.Sources[i] = converted
+	}
 	disks := &galleon.VersionDisks{}
 	var copied, egress, stored int64
 	var totalStored int64
@@ -246,6 +261,48 @@ func (r *Replicator) ingest(ctx context.Context, j *galleon.Job) error {
 		return err
 	}
 	return r.finish(ctx, v.ID)
+}
+
+// convertBlob stores a VHD blob's logical content as a disk in its region
+// (idempotent: running it again finds the blocks present).
+func (r *Replicator) convertBlob(ctx context.Context, src gallery.DiskSource) (gallery.DiskSource, error) {
+	b, err := r.Store.GetBlob(ctx, src.Blob.Account, src.Blob.Container, src.Blob.Name)
+	if err != nil {
+		return src, err
+	}
+	if r.BlobContent == nil {
+		return src, galleon.Errorf(galleon.ENotImplemented, "VHD blob sources are not available on this server")
+	}
+	content, bs, err := r.BlobContent(ctx, b)
+	if err != nil {
+		return src, err
+	}
+	img, err := diskimage.Open(manifest.NewReader(ctx, bs, content), content.Size)
+	if err != nil {
+		var fe *diskimage.FormatError
+		if errors.As(err, &fe) {
+			return src, galleon.ReasonErrorf(galleon.EInvalid, "InvalidSourceImage",
+				"The blob '%s/%s/%s' is not a usable disk image: %v", b.Account, b.Container, b.Name, err)
+		}
+		return src, err
+	}
+	dst, err := r.Accounts.Open(b.Region, storage.StandardLRS, 0)
+	if err != nil {
+		return src, err
+	}
+	m, err := manifest.Ingest(ctx, dst, img, img.Size, manifest.IngestOptions{Skip: func(off, n int64) bool {
+		ok, err := img.Allocated(off, n)
+		return err == nil && !ok
+	}})
+	if err != nil {
+		return src, err
+	}
+	digest, err := manifest.Store(ctx, dst, m)
+	if err != nil {
+		return src, err
+	}
+	return gallery.DiskSource{Lun: src.Lun, Manifest: digest, Size: m.Size, StoredBytes: m.StoredBytes(), Region: b.Region,
+		StorageAccountType: storage.StandardLRS}, nil
 }
 
 // distance is the great-circle distance between two regions in km.
@@ -340,6 +397,10 @@ func (r *Replicator) replicate(ctx context.Context, j *galleon.Job) error {
 // the replica, the version and its operation become Failed.
 func (r *Replicator) failed(ctx context.Context, j *galleon.Job, rep *galleon.Replica, versionID string, cause error) error {
 	final := j.MaxAttempts > 0 && j.Attempts >= j.MaxAttempts
+	switch galleon.ErrorCode(cause) { // the worker will not retry these either
+	case galleon.EInvalid, galleon.EForbidden, galleon.ENotFound, galleon.EConflict, galleon.EPreconditionFailed:
+		final = true
+	}
 	rep.Details = fmt.Sprintf("Attempt %d failed: %s", j.Attempts, galleon.ErrorMessage(cause))
 	if e := galleon.AsError(cause); e == nil {
 		rep.Details = fmt.Sprintf("Attempt %d failed: %v", j.Attempts, cause)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,3 +138,18 @@ func mustTime(tb testing.TB, s string) time.Time {
 func jsonMarshalForTest(v any) ([]byte, error) { return json.Marshal(v) }
 
 func jsonUnmarshalForTest(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func mustRequest(tb testing.TB, method, url, token, body string) *http.Request {
+	tb.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}

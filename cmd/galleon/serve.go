@@ -134,8 +134,16 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	blobs := &blobapi.Server{Store: st, Blocks: computeSvc.BlobStore, Key: sasKey, Logger: m.Logger}
 	computeSvc.BlobContent = blobs.Manifest
+	blobs.AccountRegion = func(ctx context.Context, account string) (string, error) {
+		r, err := storage.FindUserAccount(ctx, st, account)
+		if err != nil {
+			return "", err
+		}
+		return r.Location, nil
+	}
 	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits, ComputeDisks: computeSvc.StoredDisks}
-	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger}
+	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger,
+		BlobContent: blobs.Manifest}
 	armServer := &arm.Server{
 		Store:   st,
 		Auth:    m.identity,
@@ -145,11 +153,12 @@ func (m *Main) Open(ctx context.Context) error {
 		SignBlobURL: func(account, container, blob, perms string, expiry time.Time) string {
 			return blobs.SignURL(m.BaseURL, account, container, blob, perms, expiry)
 		},
-		Replication: replicator,
-		BaseURL:     m.BaseURL,
-		Audience:    m.BaseURL + "/",
-		Regions:     c.Regions,
-		Logger:      m.Logger,
+		SignContainerSAS: blobs.ContainerSAS,
+		Replication:      replicator,
+		BaseURL:          m.BaseURL,
+		Audience:         m.BaseURL + "/",
+		Regions:          c.Regions,
+		Logger:           m.Logger,
 	}
 	handlers := map[string]jobs.Handler{}
 	for k, h := range armServer.JobHandlers() {
