@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/galleonhq/galleon"
 	"github.com/galleonhq/galleon/gallery"
@@ -218,4 +219,23 @@ func (s *Server) runDeleteGalleryResource(ctx context.Context, j *galleon.Job) e
 		return fmt.Errorf("decode payload: %w", err)
 	}
 	return s.Gallery.FinishDelete(ctx, p.ID)
+}
+
+// listSoftDeleted lists soft-deleted versions of an artifact. Galleon does
+// not soft-delete (deletes are final), so the list is always empty, but the
+// gallery and the artifact type are checked.
+func (s *Server) listSoftDeleted(c *call) error {
+	gid := galleryID(c)
+	if err := s.authorize(c, "Microsoft.Compute/galleries/read", gid.String()); err != nil {
+		return err
+	}
+	if _, err := s.Gallery.Get(c.ctx, gid); err != nil {
+		return err
+	}
+	if !strings.EqualFold(c.v("artifactType"), "Images") {
+		return (&galleon.Error{Code: galleon.EInvalid, Reason: "InvalidParameter",
+			Message: "artifactType must be 'Images'."}).WithTarget("artifactType")
+	}
+	writeJSON(c.w, http.StatusOK, page{Value: []any{}})
+	return nil
 }

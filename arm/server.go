@@ -139,6 +139,7 @@ func (s *Server) buildRoutes() []route {
 		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).patchGallery},
 		{method: "GET", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).getGalleryResource},
 		{method: "DELETE", pattern: seg(rgGalleries + "/{gallery}"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).deleteGalleryResource},
+		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/softdeletedartifacttypes/{artifactType}/artifacts/{artifact}/versions"), typ: galleon.GalleryType, versions: computeGalleryVersions, handle: (*Server).listSoftDeleted},
 		{method: "GET", pattern: seg(rgGalleries + "/{gallery}/images"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).listGalleryResources},
 		{method: "PUT", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).putImage},
 		{method: "PATCH", pattern: seg(rgGalleries + "/{gallery}/images/{image}"), typ: galleon.GalleryImageType, versions: computeGalleryVersions, handle: (*Server).patchImage},

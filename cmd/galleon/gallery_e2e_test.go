@@ -126,6 +126,12 @@ func TestGalleriesAndDefinitions(t *testing.T) {
 		t.Fatalf("galleries in subscription = %d", count)
 	}
 
+	// Galleon does not soft-delete: the soft-deleted list is empty.
+	sd := "/subscriptions/" + sub + "/resourceGroups/images/providers/Microsoft.Compute/galleries/myGallery/softdeletedartifacttypes/Images/artifacts/ubuntu/versions?api-version=2024-03-03"
+	if st, _, _ := s.rawARM(t, "GET", sd, s.adminToken(t), ""); st != 200 {
+		t.Fatalf("soft-deleted list: %d", st)
+	}
+
 	// A parent with children cannot be deleted; right after the children's
 	// deletes finish, it can.
 	if _, err := galleries.BeginDelete(ctx, "images", "myGallery", nil); armCode(err) != "NestedResourcesExist" {

@@ -115,6 +115,13 @@ func TestUploadToVersion(t *testing.T) {
 		t.Fatalf("sealed disk = %+v %v", d.Properties, err)
 	}
 
+	data := randomDisk(20 << 20)
+	data[0] = 0xda // distinct from the OS disk
+	if err := s.uploadDisk(t, disks, "rg", "data-disk", "eastus", fixedVHD(t, data)); err != nil {
+		t.Fatalf("upload data disk: %v", err)
+	}
+	dataID := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/data-disk"
+
 	// Not a VHD: ending access fails clearly and the disk can be retried.
 	if err := s.uploadDisk(t, disks, "rg", "bad-disk", "eastus", append(randomDisk(20<<20), make([]byte, 512)...)); err == nil ||
 		!strings.Contains(err.Error(), "InvalidUpload") {
@@ -153,7 +160,8 @@ func TestUploadToVersion(t *testing.T) {
 	}
 	regions := []*armcompute.TargetRegion{{Name: to.Ptr("eastus")}, {Name: to.Ptr("japaneast")}}
 	for name, storage := range map[string]*armcompute.GalleryImageVersionStorageProfile{
-		"1.0.0": {OSDiskImage: &armcompute.GalleryOSDiskImage{Source: &armcompute.GalleryDiskImageSource{ID: d.ID}}},
+		"1.0.0": {OSDiskImage: &armcompute.GalleryOSDiskImage{Source: &armcompute.GalleryDiskImageSource{ID: d.ID}},
+			DataDiskImages: []*armcompute.GalleryDataDiskImage{{Lun: to.Ptr[int32](3), Source: &armcompute.GalleryDiskImageSource{ID: to.Ptr(dataID)}}}},
 		"1.0.1": {OSDiskImage: &armcompute.GalleryOSDiskImage{Source: &armcompute.GalleryDiskImageSource{ID: snap.ID}}},
 		"1.0.2": {Source: &armcompute.GalleryArtifactVersionFullSource{ID: img.ID}},
 	} {
@@ -194,5 +202,19 @@ func TestUploadToVersion(t *testing.T) {
 	var out bytes.Buffer
 	if _, err := manifest.NewReader(ctx, jp, got).WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), raw) {
 		t.Fatalf("replicated bytes differ from the upload: %v", err)
+	}
+
+	// Version 1.0.0 carries the data disk at LUN 3, downloadable by LUN.
+	tok := s.adminToken(t)
+	resp, err := s.httpClient(t).Do(mustRequest(t, "GET", s.BaseURL+"/subscriptions/"+sub+
+		"/resourceGroups/rg/providers/Microsoft.Compute/galleries/gal/images/img/versions/1.0.0/disks/3/content?api-version=2024-03-03&region=japaneast", tok, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var dd bytes.Buffer
+	dd.ReadFrom(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(dd.Bytes(), data) {
+		t.Fatalf("data disk at lun 3: %d, %d bytes", resp.StatusCode, dd.Len())
 	}
 }
