@@ -124,6 +124,10 @@ func newClientSecret() (string, error) {
 	for i := range b {
 		b[i] = secretAlphabet[b[i]&63]
 	}
+	// A secret starting with '-' reads as an option on command lines
+	// (`az login -p -abc…` fails), so the first character is a letter or
+	// digit (62 symbols; the modulo bias costs a negligible fraction of a bit).
+	b[0] = secretAlphabet[int(b[0])%62]
 	return string(b), nil
 }
 

@@ -50,7 +50,7 @@ func TestAzCLI(t *testing.T) {
 		ID, TenantID, CloudName string
 		IsDefault               bool
 	}
-	admin.json(&subs, "login", "--service-principal", "-u", creds.ClientID, "-p", creds.ClientSecret, "--tenant", creds.TenantID)
+	admin.json(&subs, "login", "--service-principal", "-u", creds.ClientID, "--password="+creds.ClientSecret, "--tenant", creds.TenantID)
 	if len(subs) != 1 || subs[0].ID != creds.SubscriptionID || subs[0].TenantID != creds.TenantID || subs[0].CloudName != "Galleon" || !subs[0].IsDefault {
 		t.Fatalf("az login listed %+v; want only subscription %s of tenant %s in cloud Galleon", subs, creds.SubscriptionID, creds.TenantID)
 	}
@@ -328,12 +328,16 @@ func azAssertGroupExists(t *testing.T, a azShell, name string, want bool) {
 	}
 }
 
-// azRedact hides the value after -p so secrets stay out of test logs.
+// azRedact hides the value after -p, and --password=…, so secrets stay out
+// of test logs.
 func azRedact(args []string) string {
 	out := append([]string(nil), args...)
 	for i := range out {
 		if i > 0 && out[i-1] == "-p" {
 			out[i] = "***"
+		}
+		if strings.HasPrefix(out[i], "--password=") {
+			out[i] = "--password=***"
 		}
 	}
 	return strings.Join(out, " ")

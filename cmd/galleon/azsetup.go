@@ -151,7 +151,7 @@ func (s *azSetup) Run(ctx context.Context) error {
 		// The secret is an argument because az 2.45 has no other way to
 		// take it; it is left out of the step name shown on failure.
 		if err := az("sign in (az login --service-principal -u "+creds.ClientID+" --tenant "+creds.TenantID+")",
-			"login", "--service-principal", "-u", creds.ClientID, "-p", creds.ClientSecret, "--tenant", creds.TenantID, "-o", "none"); err != nil {
+			"login", "--service-principal", "-u", creds.ClientID, "--password="+creds.ClientSecret, "--tenant", creds.TenantID, "-o", "none"); err != nil {
 			return err
 		}
 		if creds.SubscriptionID != "" {
@@ -165,7 +165,7 @@ func (s *azSetup) Run(ctx context.Context) error {
 	fmt.Fprintf(s.Out, "\nNext, in each shell where you use az with this server:\n  source %s\n", shellQuote(filepath.Join(dir, azEnvFile)))
 	if !s.Login {
 		credFile, _ := filepath.Abs(s.CredFile)
-		fmt.Fprintf(s.Out, "  az login --service-principal -u %s --tenant %s \\\n    -p \"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"clientSecret\"])' %s)\"\n",
+		fmt.Fprintf(s.Out, "  az login --service-principal -u %s --tenant %s \\\n    --password=\"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"clientSecret\"])' %s)\"\n",
 			creds.ClientID, creds.TenantID, shellQuote(credFile))
 		if creds.SubscriptionID != "" {
 			fmt.Fprintf(s.Out, "  az account set -s %s\n", creds.SubscriptionID)
