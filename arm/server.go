@@ -169,6 +169,9 @@ func (s *Server) buildRoutes() []route {
 		{method: "DELETE", scoped: true, pattern: seg("providers/Microsoft.Authorization/roleDefinitions/{name}"), typ: "Microsoft.Authorization/roleDefinitions", versions: roleDefinitionVersions, handle: (*Server).deleteRoleDefinition},
 	}
 	r = append(r, s.storageAccountRoutes()...)
+	r = append(r, s.sharingRoutes()...)
+	r = append(r, s.policyRoutes()...)
+	r = append(r, s.delegationRoutes()...)
 	return append(r, s.computeRoutes()...)
 }
 

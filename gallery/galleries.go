@@ -81,6 +81,9 @@ func (s *Service) PutGallery(ctx context.Context, id galleon.ResourceID, req *Re
 		ID: id.String(), Type: galleon.GalleryType, Name: id.Name(), SubscriptionID: id.SubscriptionID,
 		ResourceGroup: id.ResourceGroup, Location: loc, Tags: req.Tags, Properties: props, CreatedBy: principalID,
 	}
+	if err := s.check(ctx, r); err != nil {
+		return nil, false, err
+	}
 	if err := s.Store.CreateResource(ctx, r); galleon.ErrorCode(err) == galleon.EConflict {
 		return s.PutGallery(ctx, id, req, principalID) // created concurrently: update it
 	} else if err != nil {
@@ -124,6 +127,9 @@ func (s *Service) updateGallery(ctx context.Context, r *galleon.Resource, loc st
 	r.Properties, _ = json.Marshal(next)
 	if tags != nil {
 		r.Tags = tags
+	}
+	if err := s.check(ctx, r); err != nil {
+		return nil, false, err
 	}
 	if err := s.Store.UpdateResource(ctx, r, ""); err != nil {
 		return nil, false, err

@@ -31,6 +31,10 @@ type Service struct {
 	Regions []galleon.Region
 	Limits  Limits
 	Now     func() time.Time
+	// Check, when set, vets the final state of a gallery, image definition
+	// or version before it is stored (organization policy); its error
+	// refuses the write. The caller's principal is in ctx.
+	Check func(ctx context.Context, r *galleon.Resource) error
 	// ComputeDisks returns the stored disks of a managed disk, snapshot or
 	// managed image by ID, and their region (version sources); nil when
 	// those sources are not available.
@@ -317,6 +321,14 @@ func ValidateImageName(name string) error {
 			"The image definition name '%s' is invalid: use 1 to 80 letters and digits, optionally joined by single hyphens, periods or underscores, starting and ending with a letter or digit.", name)
 	}
 	return nil
+}
+
+// check runs Check, if any, on a resource about to be stored.
+func (s *Service) check(ctx context.Context, r *galleon.Resource) error {
+	if s.Check == nil {
+		return nil
+	}
+	return s.Check(ctx, r)
 }
 
 func (s *Service) now() time.Time {

@@ -190,6 +190,9 @@ func (s *Service) PutImage(ctx context.Context, id galleon.ResourceID, req *Requ
 		ID: id.String(), Type: galleon.GalleryImageType, Name: id.Name(), SubscriptionID: id.SubscriptionID,
 		ResourceGroup: id.ResourceGroup, Location: loc, Tags: req.Tags, Properties: props, CreatedBy: principalID,
 	}
+	if err := s.check(ctx, r); err != nil {
+		return nil, false, err
+	}
 	if err := s.Store.CreateResource(ctx, r); galleon.ErrorCode(err) == galleon.EConflict {
 		return s.PutImage(ctx, id, req, principalID)
 	} else if err != nil {
@@ -223,6 +226,9 @@ func (s *Service) updateImage(ctx context.Context, r *galleon.Resource, loc stri
 	r.Properties, _ = json.Marshal(next)
 	if tags != nil {
 		r.Tags = tags
+	}
+	if err := s.check(ctx, r); err != nil {
+		return nil, false, err
 	}
 	if err := s.Store.UpdateResource(ctx, r, ""); err != nil {
 		return nil, false, err

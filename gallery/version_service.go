@@ -410,6 +410,9 @@ func (s *Service) PutVersion(ctx context.Context, id galleon.ResourceID, req *Re
 		ID: id.String(), Type: galleon.GalleryImageVersionType, Name: id.Name(), SubscriptionID: id.SubscriptionID,
 		ResourceGroup: id.ResourceGroup, Location: loc, Tags: req.Tags, Properties: props, CreatedBy: principalID,
 	}
+	if err := s.check(ctx, r); err != nil {
+		return nil, false, nil, err
+	}
 	if err := s.Store.CreateResource(ctx, r); galleon.ErrorCode(err) == galleon.EConflict {
 		return nil, false, nil, galleon.ReasonErrorf(galleon.EConflict, "Conflict", "The version '%s' was created by another request meanwhile; retry.", id.Name())
 	} else if err != nil {
@@ -460,6 +463,15 @@ func (s *Service) updateVersion(ctx context.Context, r *galleon.Resource, loc st
 			sp.ReportedForPolicyViolation, sp.PolicyViolations = old.SafetyProfile.ReportedForPolicyViolation, old.SafetyProfile.PolicyViolations
 		}
 		next.SafetyProfile = &sp
+	}
+	// Vet the new state before touching replicas.
+	candidate := *r
+	candidate.Properties, _ = json.Marshal(next)
+	if tags != nil {
+		candidate.Tags = tags
+	}
+	if err := s.check(ctx, &candidate); err != nil {
+		return nil, false, nil, err
 	}
 	// Replicas: add the new ones, drop the ones no longer asked for.
 	want := Replicas(&pub)
