@@ -147,31 +147,44 @@ func (s *Service) requireGroup(ctx context.Context, id galleon.ResourceID) error
 	return err
 }
 
+// begin is the common start of a PUT: the location, the decoded
+// properties, and either the existing resource (whose tags it updates, the
+// only change allowed) or a check that the resource group exists.
+func begin[P any](s *Service, ctx context.Context, id galleon.ResourceID, req *Request, what string) (string, *P, *galleon.Resource, error) {
+	loc, err := s.location(req.Location)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	p, err := decode[P](req.Properties)
+	if err != nil {
+		return "", nil, nil, invalid("properties", "InvalidRequestContent", "The %s properties could not be read: %v", what, err)
+	}
+	if existing, err := s.Get(ctx, id); err == nil {
+		existing.Tags = req.Tags
+		return loc, p, existing, s.Store.UpdateResource(ctx, existing, "")
+	} else if galleon.ErrorCode(err) != galleon.ENotFound {
+		return "", nil, nil, err
+	}
+	return loc, p, nil, s.requireGroup(ctx, id)
+}
+
+// skuName is the requested storage type, Standard_LRS by default.
+func skuName(req *Request) string {
+	if req.SKU != nil && req.SKU.Name != "" {
+		return req.SKU.Name
+	}
+	return "Standard_LRS"
+}
+
 // PutDisk creates an empty disk to upload into (createOption Upload) or a
 // disk copied from a snapshot or disk (createOption Copy). Existing disks
 // may only change tags.
 func (s *Service) PutDisk(ctx context.Context, id galleon.ResourceID, req *Request, principal string) (*galleon.Resource, bool, error) {
-	loc, err := s.location(req.Location)
-	if err != nil {
-		return nil, false, err
+	loc, p, existing, err := begin[DiskProperties](s, ctx, id, req, "disk")
+	if err != nil || existing != nil {
+		return existing, false, err
 	}
-	p, err := decode[DiskProperties](req.Properties)
-	if err != nil {
-		return nil, false, invalid("properties", "InvalidRequestContent", "The disk properties could not be read: %v", err)
-	}
-	if existing, err := s.Get(ctx, id); err == nil {
-		existing.Tags = req.Tags
-		return existing, false, s.Store.UpdateResource(ctx, existing, "")
-	} else if galleon.ErrorCode(err) != galleon.ENotFound {
-		return nil, false, err
-	}
-	if err := s.requireGroup(ctx, id); err != nil {
-		return nil, false, err
-	}
-	sku := "Standard_LRS"
-	if req.SKU != nil && req.SKU.Name != "" {
-		sku = req.SKU.Name
-	}
+	sku := skuName(req)
 	if p.CreationData == nil {
 		return nil, false, invalid("properties.creationData", "InvalidParameter", "properties.creationData.createOption is required (Upload or Copy).")
 	}

@@ -16,22 +16,9 @@ import (
 // snapshot shares the disk's stored blocks. Existing snapshots may only
 // change tags.
 func (s *Service) PutSnapshot(ctx context.Context, id galleon.ResourceID, req *Request, principal string) (*galleon.Resource, bool, error) {
-	loc, err := s.location(req.Location)
-	if err != nil {
-		return nil, false, err
-	}
-	p, err := decode[DiskProperties](req.Properties)
-	if err != nil {
-		return nil, false, invalid("properties", "InvalidRequestContent", "The snapshot properties could not be read: %v", err)
-	}
-	if existing, err := s.Get(ctx, id); err == nil {
-		existing.Tags = req.Tags
-		return existing, false, s.Store.UpdateResource(ctx, existing, "")
-	} else if galleon.ErrorCode(err) != galleon.ENotFound {
-		return nil, false, err
-	}
-	if err := s.requireGroup(ctx, id); err != nil {
-		return nil, false, err
+	loc, p, existing, err := begin[DiskProperties](s, ctx, id, req, "snapshot")
+	if err != nil || existing != nil {
+		return existing, false, err
 	}
 	if p.CreationData == nil || !strings.EqualFold(p.CreationData.CreateOption, "Copy") || p.CreationData.SourceResourceID == "" {
 		return nil, false, invalid("properties.creationData", "InvalidParameter",
@@ -46,12 +33,8 @@ func (s *Service) PutSnapshot(ctx context.Context, id galleon.ResourceID, req *R
 	p.DiskSizeBytes = disks[0].Size
 	p.DiskSizeGB = (disks[0].Size + 1<<30 - 1) >> 30
 	p.DiskState = Unattached
-	sku := "Standard_LRS"
-	if req.SKU != nil && req.SKU.Name != "" {
-		sku = req.SKU.Name
-	}
 	props, _ := json.Marshal(p)
-	internal, _ := json.Marshal(Internal{Disks: disks[:1], SKU: sku})
+	internal, _ := json.Marshal(Internal{Disks: disks[:1], SKU: skuName(req)})
 	r := &galleon.Resource{ID: id.String(), Type: SnapshotType, Name: id.Name(), SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup,
 		Location: loc, Tags: req.Tags, Properties: props, Internal: internal, CreatedBy: principal}
 	if err := s.Store.CreateResource(ctx, r); err != nil {
@@ -105,22 +88,9 @@ func (d *ImageDisk) source() string {
 
 // PutImage creates a managed image from disks and snapshots.
 func (s *Service) PutImage(ctx context.Context, id galleon.ResourceID, req *Request, principal string) (*galleon.Resource, bool, error) {
-	loc, err := s.location(req.Location)
-	if err != nil {
-		return nil, false, err
-	}
-	p, err := decode[ImageProperties](req.Properties)
-	if err != nil {
-		return nil, false, invalid("properties", "InvalidRequestContent", "The image properties could not be read: %v", err)
-	}
-	if existing, err := s.Get(ctx, id); err == nil {
-		existing.Tags = req.Tags
-		return existing, false, s.Store.UpdateResource(ctx, existing, "")
-	} else if galleon.ErrorCode(err) != galleon.ENotFound {
-		return nil, false, err
-	}
-	if err := s.requireGroup(ctx, id); err != nil {
-		return nil, false, err
+	loc, p, existing, err := begin[ImageProperties](s, ctx, id, req, "image")
+	if err != nil || existing != nil {
+		return existing, false, err
 	}
 	if p.SourceVirtualMachine != nil {
 		return nil, false, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",

@@ -10,7 +10,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v4"
 
 	"github.com/galleonhq/galleon/diskimage"
 )
@@ -24,26 +23,11 @@ func TestDownloadLatestUsage(t *testing.T) {
 	sub := s.Admin.SubscriptionID
 	cred := s.adminCredential(t)
 	opts := s.armOptions(t)
-	rgs, _ := armresources.NewResourceGroupsClient(sub, cred, opts)
-	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.mustGalleryImage(t, "eastus")
 	disks, _ := armcompute.NewDisksClient(sub, cred, opts)
-	galleries, _ := armcompute.NewGalleriesClient(sub, cred, opts)
-	defs, _ := armcompute.NewGalleryImagesClient(sub, cred, opts)
 	versions, _ := armcompute.NewGalleryImageVersionsClient(sub, cred, opts)
 	raw := randomDisk(20 << 20)
 	if err := s.uploadDisk(t, disks, "rg", "d", "eastus", fixedVHD(t, raw)); err != nil {
-		t.Fatal(err)
-	}
-	if p, err := galleries.BeginCreateOrUpdate(ctx, "rg", "gal", armcompute.Gallery{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
-		t.Fatal(err)
-	}
-	if p, err := defs.BeginCreateOrUpdate(ctx, "rg", "gal", "img", linuxImage("eastus", "p", "o", "s"), nil); err != nil {
-		t.Fatal(err)
-	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
 		t.Fatal(err)
 	}
 	diskID := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.Compute/disks/d"

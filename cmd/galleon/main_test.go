@@ -17,7 +17,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v4"
 )
 
 // testServer is a `galleon serve` booted in-process on a free port.
@@ -152,4 +155,29 @@ func mustRequest(tb testing.TB, method, url, token, body string) *http.Request {
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	return req
+}
+
+// mustGalleryImage creates resource group "rg" in loc, gallery "gal" and the
+// Linux definition "img" in it, as the admin.
+func (s *testServer) mustGalleryImage(t *testing.T, loc string) {
+	t.Helper()
+	ctx := context.Background()
+	cred := s.adminCredential(t)
+	opts := s.armOptions(t)
+	rgs, _ := armresources.NewResourceGroupsClient(s.Admin.SubscriptionID, cred, opts)
+	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr(loc)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	galleries, _ := armcompute.NewGalleriesClient(s.Admin.SubscriptionID, cred, opts)
+	defs, _ := armcompute.NewGalleryImagesClient(s.Admin.SubscriptionID, cred, opts)
+	if p, err := galleries.BeginCreateOrUpdate(ctx, "rg", "gal", armcompute.Gallery{Location: to.Ptr(loc)}, nil); err != nil {
+		t.Fatal(err)
+	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := defs.BeginCreateOrUpdate(ctx, "rg", "gal", "img", linuxImage(loc, "p", "o", "s"), nil); err != nil {
+		t.Fatal(err)
+	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
+		t.Fatal(err)
+	}
 }

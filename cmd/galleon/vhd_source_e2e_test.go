@@ -11,7 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v4"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/pageblob"
 )
@@ -25,10 +24,7 @@ func TestVersionFromVHDBlob(t *testing.T) {
 	sub := s.Admin.SubscriptionID
 	cred := s.adminCredential(t)
 	opts := s.armOptions(t)
-	rgs, _ := armresources.NewResourceGroupsClient(sub, cred, opts)
-	if _, err := rgs.CreateOrUpdate(ctx, "rg", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	}
+	s.mustGalleryImage(t, "eastus")
 	tok := s.adminToken(t)
 	acct := "/subscriptions/" + sub + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/vhds1"
 	if st, code, _ := s.rawARM(t, "PUT", acct+"?api-version=2022-09-01", tok, `{"location":"eastus","sku":{"name":"Standard_LRS"},"kind":"StorageV2"}`); st != 200 {
@@ -65,19 +61,7 @@ func TestVersionFromVHDBlob(t *testing.T) {
 		}
 	}
 
-	galleries, _ := armcompute.NewGalleriesClient(sub, cred, opts)
-	defs, _ := armcompute.NewGalleryImagesClient(sub, cred, opts)
 	versions, _ := armcompute.NewGalleryImageVersionsClient(sub, cred, opts)
-	if p, err := galleries.BeginCreateOrUpdate(ctx, "rg", "gal", armcompute.Gallery{Location: to.Ptr("eastus")}, nil); err != nil {
-		t.Fatal(err)
-	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
-		t.Fatal(err)
-	}
-	if p, err := defs.BeginCreateOrUpdate(ctx, "rg", "gal", "img", linuxImage("eastus", "p", "o", "s"), nil); err != nil {
-		t.Fatal(err)
-	} else if _, err := p.PollUntilDone(ctx, pollFast()); err != nil {
-		t.Fatal(err)
-	}
 	mk := func(uri, account string) armcompute.GalleryImageVersion {
 		return armcompute.GalleryImageVersion{Location: to.Ptr("eastus"), Properties: &armcompute.GalleryImageVersionProperties{
 			StorageProfile: &armcompute.GalleryImageVersionStorageProfile{OSDiskImage: &armcompute.GalleryOSDiskImage{
