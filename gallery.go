@@ -27,7 +27,21 @@ type GalleryProperties struct {
 	Identifier        *GalleryIdentifier `json:"identifier,omitempty"`
 	ProvisioningState string             `json:"provisioningState,omitempty"`
 	SharingProfile    *SharingProfile    `json:"sharingProfile,omitempty"`
+	SharingStatus     *SharingStatus     `json:"sharingStatus,omitempty"`
 	SoftDeletePolicy  *SoftDeletePolicy  `json:"softDeletePolicy,omitempty"`
+}
+
+// SharingStatus is the read-only state of a gallery's sharing, per region.
+type SharingStatus struct {
+	AggregatedState string                  `json:"aggregatedState"`
+	Summary         []RegionalSharingStatus `json:"summary"`
+}
+
+// RegionalSharingStatus is the sharing state of a gallery in one region.
+type RegionalSharingStatus struct {
+	Region  string `json:"region"`
+	State   string `json:"state"`
+	Details string `json:"details,omitempty"`
 }
 
 // GalleryIdentifier holds the gallery's read-only unique name.

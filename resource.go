@@ -225,11 +225,11 @@ type Resource struct {
 	Properties     json.RawMessage   `json:"properties,omitempty"`
 	// Internal is what Galleon keeps about a resource and never shows
 	// (which stored disk manifests make up an image version, say).
-	Internal json.RawMessage `json:"-"`
-	ETag           string            `json:"etag,omitempty"`
-	CreatedAt      time.Time         `json:"createdAt"`
-	CreatedBy      string            `json:"createdBy,omitempty"`
-	ChangedAt      time.Time         `json:"changedAt"`
+	Internal  json.RawMessage `json:"-"`
+	ETag      string          `json:"etag,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	CreatedBy string          `json:"createdBy,omitempty"`
+	ChangedAt time.Time       `json:"changedAt"`
 }
 
 // ResourceFilter selects resources in ListResources. Empty fields match all.

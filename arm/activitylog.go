@@ -62,6 +62,14 @@ func activityEventJSON(r *galleon.AuditRecord) map[string]any {
 		typ = id.Type()
 	}
 	provider := strings.SplitN(r.Action, "/", 2)[0]
+	category := "Administrative"
+	props := map[string]string{"statusCode": fmt.Sprint(r.Status), "principalType": r.PrincipalType, "appId": r.AppID}
+	if effect, ok := policyEffectOfAction(r.Action); ok {
+		// Policy events (policy package) carry the assignment in Path.
+		category = "Policy"
+		b, _ := jsonMarshal([]map[string]string{{"policyAssignmentId": r.Path, "policyDefinitionEffect": effect}})
+		props["policies"], props["isComplianceCheck"] = string(b), "False"
+	}
 	return map[string]any{
 		"id":                   r.ResourceID + "/events/" + r.ID,
 		"eventDataId":          r.ID,
@@ -76,7 +84,7 @@ func activityEventJSON(r *galleon.AuditRecord) map[string]any {
 		"resourceProviderName": localized(provider),
 		"operationName":        localized(r.Action),
 		"authorization":        map[string]string{"action": r.Action, "scope": r.ResourceID},
-		"category":             localized("Administrative"),
+		"category":             localized(category),
 		"eventName":            localized("EndRequest"),
 		"level":                level,
 		"status":               localized(r.Result),
@@ -84,8 +92,18 @@ func activityEventJSON(r *galleon.AuditRecord) map[string]any {
 		"eventTimestamp":       r.Time.Format(time.RFC3339Nano),
 		"submissionTimestamp":  r.Time.Format(time.RFC3339Nano),
 		"httpRequest":          map[string]string{"clientRequestId": r.RequestID, "clientIpAddress": r.ClientIP, "method": r.Method},
-		"properties":           map[string]string{"statusCode": fmt.Sprint(r.Status), "principalType": r.PrincipalType, "appId": r.AppID},
+		"properties":           props,
 	}
+}
+
+// policyEffectOfAction returns the effect of a policy event's action
+// ("Microsoft.Authorization/policies/audit/action" -> "Audit").
+func policyEffectOfAction(action string) (string, bool) {
+	parts := strings.Split(action, "/")
+	if len(parts) != 4 || !strings.EqualFold(parts[0], "Microsoft.Authorization") || !strings.EqualFold(parts[1], "policies") || parts[2] == "" {
+		return "", false
+	}
+	return strings.ToUpper(parts[2][:1]) + parts[2][1:], true
 }
 
 func localized(v string) map[string]string {

@@ -106,13 +106,14 @@ func putCompute(kind string) func(*Server, *call) error {
 	}
 }
 
-// authorizeSource checks the caller may read a resource it copies from.
+// authorizeSource checks the caller may read a resource it copies from, a
+// linked scope: in another tenant, with that tenant's auxiliary token.
 func (s *Server) authorizeSource(c *call, id string) error {
 	rid, err := galleon.ParseResourceID(id)
 	if err != nil {
 		return (&galleon.Error{Code: galleon.EInvalid, Reason: "InvalidParameter", Message: galleon.ErrorMessage(err)}).WithTarget("sourceResourceId")
 	}
-	return s.Authz.Authorize(c.ctx, c.p, rid.Type()+"/read", rid.String())
+	return s.authorizeLinked(c, rid.Type()+"/read", rid.String())
 }
 
 func getCompute(kind string) func(*Server, *call) error {

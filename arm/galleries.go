@@ -159,7 +159,7 @@ func (s *Server) getGalleryResource(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, trackedJSON(r))
+	writeJSON(c.w, http.StatusOK, s.galleryView(c, r))
 	return nil
 }
 
@@ -181,7 +181,7 @@ func (s *Server) listGalleryResources(c *call) error {
 			return err
 		}
 	}
-	return s.listPage(c, f, "", func(r *galleon.Resource) (any, bool) { return trackedJSON(r), true })
+	return s.listPage(c, f, "", func(r *galleon.Resource) (any, bool) { return s.galleryView(c, r), true })
 }
 
 // deleteGalleryResource deletes a gallery or image definition as a

@@ -11,6 +11,7 @@ import (
 	"github.com/galleonhq/galleon/authz"
 	"github.com/galleonhq/galleon/compute"
 	"github.com/galleonhq/galleon/gallery"
+	"github.com/galleonhq/galleon/policy"
 	"github.com/galleonhq/galleon/replication"
 )
 
@@ -31,6 +32,8 @@ type Server struct {
 	Gallery *gallery.Service
 	// Compute holds the rules of disks, snapshots and managed images.
 	Compute *compute.Service
+	// Policy holds Azure Policy definitions and assignments.
+	Policy *policy.Engine
 	// SignBlobURL returns a SAS URL for a blob of the data plane.
 	SignBlobURL func(account, container, blob, perms string, expiry time.Time) string
 	// SignContainerSAS returns a container-scoped SAS query for a user
@@ -67,6 +70,11 @@ type call struct {
 	apiVersion string
 	sub        *galleon.Subscription
 	route      *route
+	// aux are the principals of the x-ms-authorization-auxiliary tokens.
+	aux []*galleon.Principal
+	// authAction and authScope are the last check authorize made, which
+	// LinkedAuthorizationFailed messages name.
+	authAction, authScope string
 }
 
 func (c *call) v(name string) string { return c.vars[name] }
@@ -266,6 +274,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if note != nil {
 			note.Principal = p
 		}
+		if err := s.authenticateAuxiliary(c); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	if rt == nil {
 		if pathMatched {
@@ -293,7 +305,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // resolveSubscription loads the subscription a path names and checks that
-// the caller's token was issued by the subscription's tenant.
+// the caller's token was issued by the subscription's tenant, or that the
+// caller holds a delegation in it.
 func (s *Server) resolveSubscription(c *call, segs []string) error {
 	if c.p == nil || len(segs) < 2 || !keyword(segs[0], "subscriptions") {
 		return nil
@@ -304,7 +317,15 @@ func (s *Server) resolveSubscription(c *call, segs []string) error {
 	} else if err != nil {
 		return err
 	}
+	delegated := false
 	if !strings.EqualFold(sub.TenantID, c.p.TenantID) {
+		// A managing tenant's principals may address subscriptions delegated
+		// to them; authz decides what they may do there.
+		if delegated, err = s.delegatedSubscription(c, sub.ID); err != nil {
+			return err
+		}
+	}
+	if !strings.EqualFold(sub.TenantID, c.p.TenantID) && !delegated {
 		return galleon.ReasonErrorf(galleon.EUnauthenticated, "InvalidAuthenticationTokenTenant",
 			"The access token is from the wrong issuer '%s/%s/v2.0'. It must match the tenant '%s/%s/' associated with this subscription. Please use the authority (URL) '%s/%s' to get the token.",
 			s.BaseURL, c.p.TenantID, s.BaseURL, sub.TenantID, s.BaseURL, sub.TenantID)
@@ -349,5 +370,6 @@ func (s *Server) authorize(c *call, action, scope string) error {
 	if note := galleon.AuditNoteFromContext(c.ctx); note != nil {
 		note.Action, note.ResourceID = action, scope
 	}
+	c.authAction, c.authScope = action, scope
 	return s.Authz.Authorize(c.ctx, c.p, action, scope)
 }

@@ -94,7 +94,8 @@ func subscriptionJSON(sub *galleon.Subscription) map[string]any {
 }
 
 // subscriptionVisible reports whether the caller holds any role assignment
-// at, above or below the subscription: what makes Azure list it.
+// at, above or below the subscription, or a delegation in it: what makes
+// Azure list it.
 func (s *Server) subscriptionVisible(c *call, subID string) (bool, error) {
 	scope := "/subscriptions/" + subID
 	for _, f := range []galleon.RoleAssignmentFilter{
@@ -109,7 +110,7 @@ func (s *Server) subscriptionVisible(c *call, subID string) (bool, error) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return s.delegatedSubscription(c, subID)
 }
 
 func (s *Server) listSubscriptions(c *call) error {
@@ -124,8 +125,25 @@ func (s *Server) listSubscriptions(c *call) error {
 			return err
 		}
 		if ok {
-			out = append(out, subscriptionJSON(sub))
+			v, err := s.subscriptionView(c, sub)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
 		}
+	}
+	// Other tenants' subscriptions delegated to the caller, as Azure
+	// Lighthouse lists them.
+	delegated, err := s.delegatedSubscriptions(c)
+	if err != nil {
+		return err
+	}
+	for _, sub := range delegated {
+		v, err := s.subscriptionView(c, sub)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
 	}
 	writeJSON(c.w, http.StatusOK, page{Value: out})
 	return nil
@@ -149,7 +167,11 @@ func (s *Server) getSubscription(c *call) error {
 	if err := s.requireVisible(c); err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, subscriptionJSON(c.sub))
+	v, err := s.subscriptionView(c, c.sub)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, v)
 	return nil
 }
 

@@ -13,6 +13,10 @@ import (
 // no state of its own, so one Authorizer serves every request concurrently.
 type Authorizer struct {
 	Store galleon.RBACStore
+	// Delegations, when set, adds delegated management (Azure Lighthouse):
+	// a principal's active delegations count as role assignments at their
+	// delegated scopes. See ResourceDelegations.
+	Delegations DelegationStore
 }
 
 // Authorize returns nil if p may perform action (a control-plane action such
@@ -23,7 +27,8 @@ type Authorizer struct {
 // at scope or at one of its ancestors, names a role with a permission block
 // in which an action pattern matches action and no notAction pattern does.
 // Assignments whose role definition no longer exists grant nothing. There
-// are no deny assignments.
+// are no deny assignments. Active delegations to p (see DelegationsOf) count
+// as assignments of their role at their delegated scope.
 //
 // Returns EUnauthenticated when p is nil, and EForbidden with Reason
 // "AuthorizationFailed" and ARM's message when access is not granted.
@@ -66,6 +71,17 @@ func (a *Authorizer) Allowed(ctx context.Context, p *galleon.Principal, action, 
 			return true, nil
 		}
 	}
+	// Delegations are looked up only when role assignments do not grant
+	// access, so the common case costs no extra query.
+	delegated, err := a.delegatedGrants(ctx, p, s, false)
+	if err != nil {
+		return false, fmt.Errorf("authorize %s at %s: %w", action, scope, err)
+	}
+	for _, g := range delegated {
+		if allows(g.def, action) {
+			return true, nil
+		}
+	}
 	return false, nil
 }
 
@@ -86,8 +102,9 @@ type grant struct {
 }
 
 // Checker loads every role assignment of p (or of its groups) at or above
-// scopeRoot and at or below it, resolving their role definitions, and
-// returns a Checker that answers for scopeRoot and anything under it.
+// scopeRoot and at or below it, and p's delegations there, resolving their
+// role definitions, and returns a Checker that answers for scopeRoot and
+// anything under it.
 // Returns EUnauthenticated when p is nil; store failures are wrapped.
 func (a *Authorizer) Checker(ctx context.Context, p *galleon.Principal, scopeRoot string) (*Checker, error) {
 	ids, err := principalIDs(p)
@@ -123,6 +140,11 @@ func (a *Authorizer) Checker(ctx context.Context, p *galleon.Principal, scopeRoo
 			c.grants = append(c.grants, grant{scope: s, def: d})
 		}
 	}
+	delegated, err := a.delegatedGrants(ctx, p, root, true)
+	if err != nil {
+		return nil, fmt.Errorf("load role assignments around %s: %w", scopeRoot, err)
+	}
+	c.grants = append(c.grants, delegated...)
 	return c, nil
 }
 

@@ -10,6 +10,13 @@
 // Azure deny assignments are not modelled, so any applicable assignment whose
 // role allows an action grants it.
 //
+// Delegated management (Azure Lighthouse) is evaluated here too: with a
+// DelegationStore set, the principals of a managing tenant named in an
+// active registration definition and assignment hold the definition's
+// built-in roles on the delegated subscription or resource group, as if
+// role assignments had been made there. Roles that can grant access (Owner,
+// User Access Administrator) are never delegated.
+//
 // Every surface (arm, web, the identity endpoints) calls the Authorizer
 // instead of deciding access itself; listing endpoints use a Checker, which
 // loads a principal's assignments around one scope once and then answers

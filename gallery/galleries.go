@@ -20,18 +20,7 @@ func validateGalleryProperties(p *galleon.GalleryProperties) error {
 		return invalid("properties.description", "InvalidParameter", "The description is longer than 1000 characters.")
 	}
 	if p.SharingProfile != nil {
-		switch strings.ToLower(p.SharingProfile.Permissions) {
-		case "", "private":
-			p.SharingProfile.Permissions = galleon.SharingPrivate
-		case "groups":
-			p.SharingProfile.Permissions = galleon.SharingGroups
-		case "community":
-			return (&galleon.Error{Code: galleon.ENotImplemented, Reason: "CommunityGalleryNotAvailable",
-				Message: "Community galleries are not available on this Galleon server yet. Create the gallery with sharingProfile.permissions Private or Groups."}).WithTarget("properties.sharingProfile.permissions")
-		default:
-			return invalid("properties.sharingProfile.permissions", "InvalidParameter",
-				"sharingProfile.permissions '%s' is not one of Private, Groups, Community.", p.SharingProfile.Permissions)
-		}
+		return normalizeSharingProfile(p.SharingProfile)
 	}
 	return nil
 }
@@ -73,9 +62,10 @@ func (s *Service) PutGallery(ctx context.Context, id galleon.ResourceID, req *Re
 	}
 	p.Identifier = &galleon.GalleryIdentifier{UniqueName: id.SubscriptionID + "-" + strings.ToUpper(id.Name())}
 	p.ProvisioningState = galleon.ProvisioningSucceeded
-	if p.SharingProfile == nil {
-		p.SharingProfile = &galleon.SharingProfile{Permissions: galleon.SharingPrivate}
+	if p.SharingProfile, err = newSharingProfile(p.SharingProfile); err != nil {
+		return nil, false, err
 	}
+	p.SharingStatus = nil
 	props, _ := json.Marshal(p)
 	r := &galleon.Resource{
 		ID: id.String(), Type: galleon.GalleryType, Name: id.Name(), SubscriptionID: id.SubscriptionID,
@@ -106,21 +96,13 @@ func (s *Service) updateGallery(ctx context.Context, r *galleon.Resource, loc st
 	if path := changedProperty(old, p, galleryMutable, galleryReadOnly); path != "" {
 		return nil, false, propertyChangeNotAllowed("gallery", path)
 	}
-	if p.SharingProfile != nil && old.SharingProfile != nil && p.SharingProfile.Permissions != old.SharingProfile.Permissions &&
-		old.SharingProfile.Permissions == galleon.SharingCommunity {
-		return nil, false, invalid("properties.sharingProfile.permissions", "InvalidParameter",
-			"A community gallery stays Community until its sharing is reset (POST .../share with operationType Reset).")
+	sp, err := updatedSharingProfile(old.SharingProfile, p.SharingProfile)
+	if err != nil {
+		return nil, false, err
 	}
 	next := *old
 	next.Description = p.Description
-	if p.SharingProfile != nil {
-		sp := galleon.SharingProfile{}
-		if old.SharingProfile != nil {
-			sp = *old.SharingProfile
-		}
-		sp.Permissions = p.SharingProfile.Permissions
-		next.SharingProfile = &sp
-	}
+	next.SharingProfile = sp
 	if p.SoftDeletePolicy != nil {
 		next.SoftDeletePolicy = p.SoftDeletePolicy
 	}
@@ -131,7 +113,11 @@ func (s *Service) updateGallery(ctx context.Context, r *galleon.Resource, loc st
 	if err := s.check(ctx, r); err != nil {
 		return nil, false, err
 	}
-	if err := s.Store.UpdateResource(ctx, r, ""); err != nil {
+	// Guard with the ETag read above, so a concurrent share or revocation
+	// is never overwritten with the sharing profile this update started from.
+	if err := s.Store.UpdateResource(ctx, r, r.ETag); galleon.ErrorCode(err) == galleon.EPreconditionFailed {
+		return nil, false, galleon.ReasonErrorf(galleon.EConflict, "ConcurrentUpdate", "The gallery '%s' was changed by another request meanwhile; retry.", r.Name)
+	} else if err != nil {
 		return nil, false, err
 	}
 	return r, false, nil

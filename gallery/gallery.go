@@ -18,6 +18,8 @@ type Limits struct {
 	ImagesPerRegion    int `yaml:"imagesPerRegion"`
 	VersionsPerRegion  int `yaml:"versionsPerRegion"`
 	ReplicasPerVersion int `yaml:"replicasPerVersion"`
+	// Sharing caps direct shares (zero fields take the defaults, 30 and 5).
+	Sharing SharingLimits `yaml:"sharing"`
 }
 
 // DefaultLimits are Azure's.
@@ -39,6 +41,9 @@ type Service struct {
 	// managed image by ID, and their region (version sources); nil when
 	// those sources are not available.
 	ComputeDisks func(ctx context.Context, id string) ([]galleon.StoredDisk, string, error)
+	// NewID returns a new GUID (public names of community galleries, abuse
+	// reports); nil uses crypto/rand.
+	NewID func() string
 }
 
 // Request is the body of a PUT or PATCH of a gallery resource: location and
@@ -186,6 +191,9 @@ func (s *Service) BeginDelete(ctx context.Context, id galleon.ResourceID, childT
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseDeletingCommunity(r); err != nil {
+		return nil, err
+	}
 	if childType != "" {
 		kids, err := s.children(ctx, r, childType, 5)
 		if err != nil {
@@ -323,8 +331,12 @@ func ValidateImageName(name string) error {
 	return nil
 }
 
-// check runs Check, if any, on a resource about to be stored.
+// check vets a resource about to be stored: the community gallery rules
+// (C7), then Check (organization policy), if any.
 func (s *Service) check(ctx context.Context, r *galleon.Resource) error {
+	if err := s.communityRules(ctx, r); err != nil {
+		return err
+	}
 	if s.Check == nil {
 		return nil
 	}

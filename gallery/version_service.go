@@ -60,10 +60,12 @@ func VersionDisksOf(r *galleon.Resource) (*galleon.VersionDisks, error) {
 	return &d, nil
 }
 
-// ResolveVersionSource finds the disks a new version copies: today another
+// ResolveVersionSource finds the disks a new version copies: another
 // gallery image version (by ID, or its image's "latest"), read from a
-// completed replica, preferring one in region. The caller has checked that
-// the principal may read the source.
+// completed replica, preferring one in region; a community image version
+// (source.communityGalleryImageId, public, so no check is needed); a
+// managed image, disk, snapshot or VHD blob. The caller has checked that
+// the principal may read a source given by ID.
 func (s *Service) ResolveVersionSource(ctx context.Context, p *galleon.GalleryImageVersionProperties, region string) ([]DiskSource, error) {
 	sp := p.StorageProfile
 	if sp == nil || (sp.Source == nil && sp.OSDiskImage == nil) {
@@ -73,9 +75,14 @@ func (s *Service) ResolveVersionSource(ctx context.Context, p *galleon.GalleryIm
 	id := ""
 	if sp.Source != nil {
 		id = sp.Source.ID
-		if sp.Source.CommunityGalleryImageID != "" || sp.Source.VirtualMachineID != "" {
+		switch cid := sp.Source.CommunityGalleryImageID; {
+		case cid != "" && id != "":
+			return nil, invalid("properties.storageProfile.source", "InvalidParameter", "Give one of source.id and source.communityGalleryImageId, not both.")
+		case cid != "":
+			return s.communitySourceDisks(ctx, cid, region)
+		case sp.Source.VirtualMachineID != "":
 			return nil, (&galleon.Error{Code: galleon.ENotImplemented, Reason: "SourceNotSupported",
-				Message: "Community image and virtual machine sources are not supported yet; use an image version, managed image, disk or snapshot."}).WithTarget("properties.storageProfile.source")
+				Message: "Virtual machine sources are not supported yet; use an image version, community image, managed image, disk or snapshot."}).WithTarget("properties.storageProfile.source.virtualMachineId")
 		}
 	}
 	if id == "" {
@@ -194,20 +201,30 @@ func (s *Service) computeSources(ctx context.Context, id, region string, lun *in
 	return out, nil
 }
 
-// CheckUsable refuses a version past its end of life (V3) or not yet
-// provisioned.
+// CheckUsable refuses a version past its end of life (V3), not yet
+// provisioned, or flagged for a policy violation (C8).
 func (s *Service) CheckUsable(r *galleon.Resource) error {
 	p, err := decodeVersion(r)
 	if err != nil {
 		return err
 	}
+	return s.usable(p, r.ID)
+}
+
+// usable is CheckUsable for a version named name in messages (its ID, or
+// the public ID it was reached through, which must not reveal the
+// private one). It also refuses versions an operator flagged (C8).
+func (s *Service) usable(p *galleon.GalleryImageVersionProperties, name string) error {
+	if err := flaggedError(p, name); err != nil {
+		return err
+	}
 	if p.ProvisioningState == galleon.ProvisioningDeleting || p.ProvisioningState == galleon.ProvisioningFailed {
-		return galleon.ReasonErrorf(galleon.EConflict, "ImageVersionNotUsable", "The image version '%s' is %s and cannot be used.", r.ID, p.ProvisioningState)
+		return galleon.ReasonErrorf(galleon.EConflict, "ImageVersionNotUsable", "The image version '%s' is %s and cannot be used.", name, p.ProvisioningState)
 	}
 	if pp := p.PublishingProfile; pp != nil && pp.EndOfLifeDate != "" {
 		if eol, err := ParseDate(pp.EndOfLifeDate); err == nil && !s.now().Before(eol) {
 			return galleon.ReasonErrorf(galleon.EConflict, "ImageVersionEndOfLife",
-				"The image version '%s' reached its end of life on %s and can no longer be used. Pick a newer version, or extend its endOfLifeDate.", r.ID, pp.EndOfLifeDate)
+				"The image version '%s' reached its end of life on %s and can no longer be used. Pick a newer version, or extend its endOfLifeDate.", name, pp.EndOfLifeDate)
 		}
 	}
 	return nil

@@ -5,6 +5,12 @@
 // Azure SDKs and az expect, and turns a bearer token back into a
 // *galleon.Principal (Authenticate) for every other surface.
 //
+// The browser endpoints /{tenant}/oauth2/v2.0/authorize (and v1) and
+// /{tenant}/adminconsent serve a sign-in page and a consent page (HTML,
+// embedded templates); a Global Administrator's consent creates a
+// multi-tenant application's service principal in the tenant, and the
+// authorization code they return is redeemed at the token endpoint.
+//
 // It also serves the native directory admin API (/admin/v1/...), a minimal
 // Microsoft Graph (/v1.0/...) for the lookups az makes, and Bootstrap, the
 // idempotent first-start setup of a tenant, subscription and administrator

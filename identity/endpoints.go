@@ -46,6 +46,9 @@ const maxFormBytes = 1 << 20
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
 //	GET  /{tenant}/discovery/v2.0/keys
 //	POST /{tenant}/oauth2/v2.0/token   (and the v1 /{tenant}/oauth2/token)
+//	GET, POST /{tenant}/oauth2/v2.0/authorize (and v1 /{tenant}/oauth2/authorize):
+//	     sign-in and consent pages, see authorize.go
+//	GET, POST /{tenant}/adminconsent and /{tenant}/v2.0/adminconsent
 //	GET  /common/discovery/instance    (MSAL instance discovery)
 //	GET  /common/UserRealm/{username}  (MSAL home-realm discovery)
 //
@@ -72,6 +75,22 @@ func (s *Service) Handler() http.Handler {
 		}
 		if v, ok := match(segs, "{t}/oauth2/token"); ok {
 			s.serveToken(w, r, v[0])
+			return
+		}
+		if v, ok := match(segs, "{t}/oauth2/v2.0/authorize"); ok {
+			s.serveAuthorize(w, r, v[0], flowCode, "2.0")
+			return
+		}
+		if v, ok := match(segs, "{t}/oauth2/authorize"); ok {
+			s.serveAuthorize(w, r, v[0], flowCode, "1.0")
+			return
+		}
+		if v, ok := match(segs, "{t}/v2.0/adminconsent"); ok {
+			s.serveAuthorize(w, r, v[0], flowAdminConsent, "2.0")
+			return
+		}
+		if v, ok := match(segs, "{t}/adminconsent"); ok {
+			s.serveAuthorize(w, r, v[0], flowAdminConsent, "1.0")
 			return
 		}
 		if _, ok := match(segs, "{t}/userrealm/{user}"); ok {
@@ -180,7 +199,7 @@ func (s *Service) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Reques
 		"token_endpoint":                        base + "/oauth2/v2.0/token",
 		"jwks_uri":                              base + "/discovery/v2.0/keys",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
-		"grant_types_supported":                 []string{"client_credentials", "password"},
+		"grant_types_supported":                 []string{"client_credentials", "password", "authorization_code"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
 		"subject_types_supported":               []string{"pairwise"},
@@ -293,9 +312,11 @@ func (s *Service) token(ctx context.Context, r *http.Request, seg string) (*toke
 		return s.clientCredentials(ctx, r, t)
 	case "password":
 		return s.passwordGrant(ctx, r, seg)
+	case "authorization_code":
+		return s.authorizationCodeGrant(ctx, r, seg)
 	}
 	return nil, &aadError{status: http.StatusBadRequest, err: "unsupported_grant_type", code: 70003,
-		desc: fmt.Sprintf("The app requested an unsupported grant type '%s'. Supported grant types are 'client_credentials' and 'password'.", grant)}
+		desc: fmt.Sprintf("The app requested an unsupported grant type '%s'. Supported grant types are 'client_credentials', 'password' and 'authorization_code'.", grant)}
 }
 
 // requestedResource returns the audience a token request names: the one
@@ -527,11 +548,32 @@ func (s *Service) passwordGrant(ctx context.Context, r *http.Request, seg string
 	if app != nil {
 		appID = app.AppID
 	}
+	resp, err := s.userTokens(ctx, t, u, userGrant{appID: appID, appIDACR: "0", aud: aud, scope: scope, clientInfo: form.Get("client_info") == "1"})
+	if err != nil {
+		return nil, err
+	}
+	s.logger().Info("token issued", "grant", "password", "tenant", t.ID, "appId", appID, "oid", u.ID, "aud", aud)
+	return resp, nil
+}
+
+// userGrant is what a user's tokens are issued for.
+type userGrant struct {
+	appID      string // the client application
+	appIDACR   string // how the client authenticated: "0" none, "1" secret
+	aud        string // the access token's audience
+	scope      string // the scope to report ("" = aud/.default)
+	nonce      string // echoed in the ID token
+	clientInfo bool   // add MSAL's client_info
+}
+
+// userTokens signs an access token and an ID token for user u of tenant t.
+func (s *Service) userTokens(ctx context.Context, t *galleon.Tenant, u *galleon.User, g userGrant) (*tokenResponse, error) {
+	appID, aud, scope := g.appID, g.aud, g.scope
 	c := &claims{
 		Audience:          []string{aud},
 		Issuer:            s.issuer(t.ID),
 		AppID:             appID,
-		AppIDACR:          "0",
+		AppIDACR:          g.appIDACR,
 		AuthorizedParty:   appID,
 		IDType:            idtypUser,
 		Name:              u.DisplayName,
@@ -552,6 +594,7 @@ func (s *Service) passwordGrant(ctx context.Context, r *http.Request, seg string
 		Audience:          []string{appID},
 		Issuer:            s.issuer(t.ID),
 		Name:              u.DisplayName,
+		Nonce:             g.nonce,
 		ObjectID:          u.ID,
 		PreferredUsername: u.UserPrincipalName,
 		Subject:           u.ID,
@@ -569,11 +612,10 @@ func (s *Service) passwordGrant(ctx context.Context, r *http.Request, seg string
 		scope = strings.TrimRight(aud, "/") + "/.default"
 	}
 	resp.Scope = scope
-	if form.Get("client_info") == "1" {
+	if g.clientInfo {
 		ci, _ := json.Marshal(map[string]string{"uid": u.ID, "utid": t.ID})
 		resp.ClientInfo = base64.RawURLEncoding.EncodeToString(ci)
 	}
-	s.logger().Info("token issued", "grant", "password", "tenant", t.ID, "appId", appID, "oid", u.ID, "aud", aud)
 	return resp, nil
 }
 

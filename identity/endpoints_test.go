@@ -279,7 +279,7 @@ func TestClientCredentialsErrors(t *testing.T) {
 		mention  string
 	}{
 		{"ErrMissingGrantType", tid, form("grant_type", ""), 400, "invalid_request", 900144, "'grant_type'"},
-		{"ErrUnsupportedGrantType", tid, form("grant_type", "authorization_code"), 400, "unsupported_grant_type", 70003, "authorization_code"},
+		{"ErrUnsupportedGrantType", tid, form("grant_type", "refresh_token"), 400, "unsupported_grant_type", 70003, "refresh_token"},
 		{"ErrMissingClientID", tid, form("client_id", ""), 400, "invalid_request", 900144, "'client_id'"},
 		{"ErrMissingScope", tid, form("scope", ""), 400, "invalid_request", 900144, "'scope'"},
 		{"ErrUnknownResource", tid, form("scope", "https://evil.example/.default"), 400, "invalid_scope", 70011, "https://evil.example"},

@@ -46,6 +46,9 @@ type Service struct {
 	keys     []*signingKey // newest first
 	loadedAt time.Time     // when keys were last read from the Store
 	missAt   time.Time     // when an unknown kid last caused a reload
+
+	codesMu  sync.Mutex
+	redeemed map[string]time.Time // authorization code ID -> expiry, see redeemOnce
 }
 
 // signingKey is a parsed galleon.SigningKey.

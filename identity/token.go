@@ -31,6 +31,7 @@ type claims struct {
 	AuthorizedParty   string           `json:"azp,omitempty"`
 	IDType            string           `json:"idtyp,omitempty"`
 	Name              string           `json:"name,omitempty"`
+	Nonce             string           `json:"nonce,omitempty"`
 	ObjectID          string           `json:"oid,omitempty"`
 	PreferredUsername string           `json:"preferred_username,omitempty"`
 	Subject           string           `json:"sub,omitempty"`

@@ -137,6 +137,9 @@ func (c *Config) merge(o Config) {
 	if o.Limits.ReplicasPerVersion != 0 {
 		c.Limits.ReplicasPerVersion = o.Limits.ReplicasPerVersion
 	}
+	if o.Limits.Sharing != (gallery.SharingLimits{}) {
+		c.Limits.Sharing = o.Limits.Sharing
+	}
 	if o.JobLease != 0 {
 		c.JobLease = o.JobLease
 	}

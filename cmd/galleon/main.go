@@ -29,6 +29,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), adminCommand(), azSetupCommand())
 	root.AddCommand(loginCommand(), logoutCommand(), imageCommand(), usageCommand())
+	root.AddCommand(communityCommand())
 	return root
 }
 

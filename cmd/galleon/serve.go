@@ -29,6 +29,7 @@ import (
 	"github.com/galleonhq/galleon/identity"
 	"github.com/galleonhq/galleon/jobs"
 	"github.com/galleonhq/galleon/ops"
+	"github.com/galleonhq/galleon/policy"
 	"github.com/galleonhq/galleon/replication"
 	"github.com/galleonhq/galleon/storage"
 	"github.com/galleonhq/galleon/store/sqlite"
@@ -142,14 +143,18 @@ func (m *Main) Open(ctx context.Context) error {
 		return r.Location, nil
 	}
 	m.Gallery = &gallery.Service{Store: st, Regions: c.Regions, Limits: c.Limits, ComputeDisks: computeSvc.StoredDisks}
+	// Azure Policy vets every gallery, image definition and version write.
+	policyEngine := &policy.Engine{Store: st, Logger: m.Logger}
+	m.Gallery.Check = policyEngine.Check
 	replicator := &replication.Replicator{Store: st, Gallery: m.Gallery, Accounts: m.Accounts, Regions: c.Regions, Logger: m.Logger,
 		BlobContent: blobs.Manifest}
 	armServer := &arm.Server{
 		Store:   st,
 		Auth:    m.identity,
-		Authz:   &authz.Authorizer{Store: st},
+		Authz:   &authz.Authorizer{Store: st, Delegations: &authz.ResourceDelegations{Store: st}},
 		Gallery: m.Gallery,
 		Compute: computeSvc,
+		Policy:  policyEngine,
 		SignBlobURL: func(account, container, blob, perms string, expiry time.Time) string {
 			return blobs.SignURL(m.BaseURL, account, container, blob, perms, expiry)
 		},
@@ -338,7 +343,7 @@ type router struct {
 }
 
 var armRoots = map[string]bool{"subscriptions": true, "providers": true, "tenants": true, "metadata": true}
-var identitySeconds = map[string]bool{"v2.0": true, "oauth2": true, "discovery": true}
+var identitySeconds = map[string]bool{"v2.0": true, "oauth2": true, "discovery": true, "adminconsent": true}
 
 func (t *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.FieldsFunc(r.URL.Path, func(c rune) bool { return c == '/' })
