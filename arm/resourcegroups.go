@@ -11,6 +11,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/galleonhq/galleon"
+	"github.com/galleonhq/galleon/authz"
+	"github.com/galleonhq/galleon/gallery"
+	"github.com/galleonhq/galleon/policy"
 )
 
 const resourceGroupType = "Microsoft.Resources/resourceGroups"
@@ -252,6 +255,11 @@ func (s *Server) deleteResourceGroup(c *call) error {
 	if err != nil {
 		return err
 	}
+	if s.Gallery != nil {
+		if err := s.Gallery.CheckGroupDeletable(c.ctx, r.ID); err != nil {
+			return err
+		}
+	}
 	props := rgProps(r)
 	if props.ProvisioningState == stateDeleting && props.DeleteOperation != "" {
 		if op, err := s.Store.GetOperation(c.ctx, props.DeleteOperation); err == nil && !op.Done() {
@@ -392,7 +400,7 @@ func (s *Server) listResources(c *call) error {
 	if err != nil {
 		return err
 	}
-	rf := galleon.ResourceFilter{SubscriptionID: c.sub.ID, ExcludeTypes: []string{resourceGroupType}, Type: f["resourceType"]}
+	rf := galleon.ResourceFilter{SubscriptionID: c.sub.ID, ExcludeTypes: notListedResources, Type: f["resourceType"]}
 	rg := c.v("rg")
 	if rg == "" {
 		rg = f["resourceGroup"] // az resource list -g sends it as a filter
@@ -413,6 +421,12 @@ func (s *Server) listResources(c *call) error {
 		return genericResourceJSON(r), keep
 	})
 }
+
+// notListedResources are the stored types /resources leaves out, as Azure
+// does: resource groups, and extension or internal records (policy,
+// delegations, abuse reports).
+var notListedResources = []string{resourceGroupType, policy.DefinitionType, policy.AssignmentType,
+	authz.RegistrationDefinitionType, authz.RegistrationAssignmentType, gallery.AbuseReportType}
 
 func genericResourceJSON(r *galleon.Resource) map[string]any {
 	out := map[string]any{"id": r.ID, "name": r.Name, "type": r.Type}

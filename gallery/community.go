@@ -486,3 +486,25 @@ func containsFold(list []string, v string) bool {
 	}
 	return false
 }
+
+// CheckGroupDeletable refuses deleting a resource group that still holds a
+// community gallery (C4: reset its sharing first), so a group delete cannot
+// pull a public gallery out from under its users.
+func (s *Service) CheckGroupDeletable(ctx context.Context, groupID string) error {
+	f := galleon.ResourceFilter{Under: groupID, Type: galleon.GalleryType, Limit: 1000}
+	for {
+		rs, next, err := s.Store.ListResources(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if err := refuseDeletingCommunity(r); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.After = next
+	}
+}

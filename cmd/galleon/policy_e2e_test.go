@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -211,6 +212,10 @@ func TestPolicy(t *testing.T) {
 		aID := a.body["id"].(string)
 		if aID != asgPath(subScope, "no-community") || a.body["properties"].(map[string]any)["scope"] != subScope {
 			t.Fatalf("assignment = %v", a.body)
+		}
+		// Assignments are not resources of the subscription's /resources list.
+		if r := s.polCall(t, "GET", subScope+"/resources?api-version=2021-04-01", tok, ""); strings.Contains(fmt.Sprint(r.body), "policyAssignments") {
+			t.Fatalf("/resources lists policy records: %v", r.body)
 		}
 		if err := createGallery("team-a", "private", armcompute.Gallery{Location: to.Ptr("eastus"),
 			Properties: &armcompute.GalleryProperties{SharingProfile: &armcompute.SharingProfile{Permissions: to.Ptr(armcompute.GallerySharingPermissionTypesPrivate)}}}); err != nil {

@@ -805,6 +805,11 @@ func TestCommunityGallery(t *testing.T) {
 	if _, err := pub.galleries.BeginDelete(ctx, "rg-publisher", "cgal", nil); armCode(err) != "CommunityGallerySharingEnabled" || !strings.Contains(err.Error(), "az sig share reset") {
 		t.Fatalf("deleting a community gallery: %v", err)
 	}
+	// Nor can its resource group go with it.
+	rgsC, _ := armresources.NewResourceGroupsClient(s.Admin.SubscriptionID, s.adminCredential(t), s.armOptions(t))
+	if _, err := rgsC.BeginDelete(ctx, "rg-publisher", nil); armCode(err) != "CommunityGallerySharingEnabled" {
+		t.Fatalf("deleting the group of a community gallery: %v", err)
+	}
 	if err := pub.share(t, "cgal", armcompute.SharingUpdateOperationTypesReset, nil, nil); err != nil {
 		t.Fatal(err)
 	}
