@@ -12,15 +12,7 @@ import (
 // Upload, grant-access, storage blob upload --type page to the SAS URL,
 // revoke-access.
 func TestAzDiskUpload(t *testing.T) {
-	if os.Getenv("GALLEON_TEST_AZ") != "1" {
-		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
-	}
-	m := azTestMain(t)
-	dir := filepath.Join(t.TempDir(), "az")
-	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	az := azShell{t: t, dir: dir}
+	_, az := azAdmin(t)
 	az.ok("group", "create", "-n", "rg", "-l", "eastus")
 	vhd := filepath.Join(t.TempDir(), "disk.vhd")
 	if err := os.WriteFile(vhd, fixedVHD(t, randomDisk(20<<20)), 0o600); err != nil {

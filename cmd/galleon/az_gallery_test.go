@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,15 +8,7 @@ import (
 // TestAzGallery drives `az sig` (gallery and image-definition commands, the
 // api-versions Debian's az 2.45 sends) against a real server.
 func TestAzGallery(t *testing.T) {
-	if os.Getenv("GALLEON_TEST_AZ") != "1" {
-		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
-	}
-	m := azTestMain(t)
-	dir := filepath.Join(t.TempDir(), "az")
-	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	az := azShell{t: t, dir: dir}
+	_, az := azAdmin(t)
 	az.ok("group", "create", "-n", "sig", "-l", "eastus")
 
 	type gallery struct {

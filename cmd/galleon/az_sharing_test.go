@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,15 +16,7 @@ import (
 // and version lists, delete refused until reset) and direct sharing
 // (update --permissions Groups, share add/remove, list-shared, reset).
 func TestAzSharing(t *testing.T) {
-	if os.Getenv("GALLEON_TEST_AZ") != "1" {
-		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
-	}
-	m := azTestMain(t)
-	dir := filepath.Join(t.TempDir(), "az")
-	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	az := azShell{t: t, dir: dir}
+	m, az := azAdmin(t)
 	s := &testServer{Main: m}
 	sub := m.Admin.SubscriptionID
 	az.ok("group", "create", "-n", "sig", "-l", "eastus")

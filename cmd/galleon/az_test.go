@@ -369,3 +369,18 @@ func azWriteJSON(tb testing.TB, v any) string {
 	}
 	return f
 }
+
+// azAdmin skips unless GALLEON_TEST_AZ=1, boots a server and returns it
+// with an az shell signed in as its administrator (az-setup --login).
+func azAdmin(t *testing.T) (*Main, azShell) {
+	t.Helper()
+	if os.Getenv("GALLEON_TEST_AZ") != "1" {
+		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
+	}
+	m := azTestMain(t)
+	dir := filepath.Join(t.TempDir(), "az")
+	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m, azShell{t: t, dir: dir}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,15 +11,7 @@ import (
 // snapshot and a managed image of an uploaded disk, `az sig image-version
 // create` from each, show --expand ReplicationStatus, update, list.
 func TestAzImageVersion(t *testing.T) {
-	if os.Getenv("GALLEON_TEST_AZ") != "1" {
-		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
-	}
-	m := azTestMain(t)
-	dir := filepath.Join(t.TempDir(), "az")
-	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	az := azShell{t: t, dir: dir}
+	m, az := azAdmin(t)
 	az.ok("group", "create", "-n", "rg", "-l", "eastus")
 
 	// Upload a disk with the Go SDK (the az 2.45 upload path needs azcopy).

@@ -451,15 +451,7 @@ func TestPolicy(t *testing.T) {
 // server: the documents' rule as a definition from a file, an assignment
 // with parameters, a gallery refused by it, and clean-up.
 func TestAzPolicy(t *testing.T) {
-	if os.Getenv("GALLEON_TEST_AZ") != "1" {
-		t.Skip("set GALLEON_TEST_AZ=1 to run the az CLI end-to-end test (needs az and bash on PATH)")
-	}
-	m := azTestMain(t)
-	dir := filepath.Join(t.TempDir(), "az")
-	if err := (&azSetup{CredFile: m.AdminFile, Dir: dir, CloudName: "Galleon", Login: true, Out: new(strings.Builder)}).Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	az := azShell{t: t, dir: dir}
+	m, az := azAdmin(t)
 	subScope := "/subscriptions/" + m.Admin.SubscriptionID
 	az.ok("group", "create", "-n", "pol", "-l", "eastus")
 
