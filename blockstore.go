@@ -40,6 +40,11 @@ type BlockStore interface {
 	StatBlock(ctx context.Context, digest string) (BlockInfo, error)
 	// DeleteBlock removes a block; removing an absent block is not an error.
 	DeleteBlock(ctx context.Context, digest string) error
+	// DeleteBlockIfOlder removes a block only if its ModTime is before
+	// before, atomically with respect to PutBlock: a block re-put (touched)
+	// while the call runs is kept. It reports whether it removed the block;
+	// an absent block gives (false, nil). Garbage collection sweeps with it.
+	DeleteBlockIfOlder(ctx context.Context, digest string, before time.Time) (bool, error)
 	// ListBlocks calls fn for every stored block, in no particular order,
 	// stopping at the first error fn returns.
 	ListBlocks(ctx context.Context, fn func(BlockInfo) error) error

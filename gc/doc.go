@@ -66,11 +66,10 @@
 // staged record, a capture or ingest from its first block to its commit.
 // Raise it for very large captures.
 //
-// One window remains that the BlockStore interface cannot close: a writer
-// that re-puts an old, unreferenced block between the sweep's final stat
-// and its delete loses that block. It needs identical content to turn up in
-// the same account within microseconds of the delete; a conditional delete
-// in BlockStore would close it.
+// The sweep deletes with BlockStore.DeleteBlockIfOlder, which is atomic
+// with PutBlock: a writer that re-puts an old, unreferenced block while the
+// sweep deletes it either refreshes it first (and it is kept) or writes a
+// fresh copy after (which survives).
 //
 // Allowed imports: the standard library, the root package, and the compute,
 // gallery, manifest and storage packages.

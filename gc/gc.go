@@ -181,20 +181,21 @@ func (c *Collector) sweep(ctx context.Context, a account, marked digestSet, cuto
 	}
 	deleted := 0
 	for _, d := range doomed {
-		// A writer may have re-put the block since it was listed, to
-		// reference it: look again right before deleting.
+		// A writer may re-put the block to reference it at any moment: the
+		// store deletes it only if it is still old, atomically with PutBlock.
 		bi, err := a.store.StatBlock(ctx, d)
 		if galleon.ErrorCode(err) == galleon.ENotFound {
 			continue
 		} else if err != nil {
 			return fmt.Errorf("sweep storage account %s: %w", a.name, err)
 		}
-		if !bi.ModTime.Before(cutoff) {
+		gone, err := a.store.DeleteBlockIfOlder(ctx, d, cutoff)
+		if err != nil {
+			return fmt.Errorf("sweep storage account %s: %w", a.name, err)
+		}
+		if !gone {
 			st.BlocksKept++
 			continue
-		}
-		if err := a.store.DeleteBlock(ctx, d); err != nil {
-			return fmt.Errorf("sweep storage account %s: %w", a.name, err)
 		}
 		deleted++
 		st.BlocksSwept++

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 	t.Run("ConcurrentSameBlock", func(t *testing.T) { testConcurrentSameBlock(t, open) })
 	t.Run("ConcurrentDifferentBlocks", func(t *testing.T) { testConcurrentDifferentBlocks(t, open) })
 	t.Run("Corrupt", func(t *testing.T) { testCorrupt(t, open) })
+	t.Run("DeleteIfOlder", func(t *testing.T) { testDeleteIfOlder(t, open) })
 }
 
 // mib is one mebibyte.
@@ -717,5 +718,71 @@ func testCorrupt(t *testing.T, open func(t *testing.T) Subject) {
 			put(t, s, digest, tt.stored)
 			wantBlock(t, s, digest, tt.stored)
 		})
+	}
+}
+
+// testDeleteIfOlder checks the conditional delete garbage collection uses.
+func testDeleteIfOlder(t *testing.T, open func(t *testing.T) Subject) {
+	sub := open(t)
+	s := sub.Store
+	ctx := context.Background()
+	data, d := block(7, 1024)
+	if gone, err := s.DeleteBlockIfOlder(ctx, d, time.Now().Add(time.Hour)); err != nil || gone {
+		t.Fatalf("absent block: gone=%v err=%v", gone, err)
+	}
+	if err := s.PutBlock(ctx, d, data); err != nil {
+		t.Fatal(err)
+	}
+	bi, err := s.StatBlock(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not older than the cutoff: kept, and still readable.
+	if gone, err := s.DeleteBlockIfOlder(ctx, d, bi.ModTime); err != nil || gone {
+		t.Fatalf("young block: gone=%v err=%v", gone, err)
+	}
+	if got, err := s.GetBlock(ctx, d); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("kept block: %v", err)
+	}
+	if err := s.DeleteBlock(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlock(ctx, d, data); err != nil {
+		t.Fatal(err)
+	}
+	bi, _ = s.StatBlock(ctx, d)
+	// Older than the cutoff: deleted.
+	if gone, err := s.DeleteBlockIfOlder(ctx, d, bi.ModTime.Add(time.Second)); err != nil || !gone {
+		t.Fatalf("old block: gone=%v err=%v", gone, err)
+	}
+	if _, err := s.StatBlock(ctx, d); galleon.ErrorCode(err) != galleon.ENotFound {
+		t.Fatalf("after delete: %v", err)
+	}
+	if _, err := s.DeleteBlockIfOlder(ctx, "NOT-A-DIGEST", time.Now()); galleon.ErrorCode(err) != galleon.EInvalid {
+		t.Fatalf("bad digest: %v", err)
+	}
+	// Re-puts racing conditional deletes raise no errors and leave the
+	// store consistent: one block, listed once.
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); _, _ = s.DeleteBlockIfOlder(ctx, d, time.Now().Add(time.Hour)) }()
+		go func() {
+			defer wg.Done()
+			if err := s.PutBlock(ctx, d, data); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+	}
+	if err := s.PutBlock(ctx, d, data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBlock(ctx, d); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after the race: %v", err)
+	}
+	n := 0
+	if err := s.ListBlocks(ctx, func(galleon.BlockInfo) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("after the race the store lists %d blocks (%v), want 1", n, err)
 	}
 }

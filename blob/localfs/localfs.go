@@ -208,6 +208,50 @@ func (s *Store) DeleteBlock(ctx context.Context, digest string) error {
 	return nil
 }
 
+// asideSuffix marks a block DeleteBlockIfOlder has moved aside to look at
+// it; ListBlocks puts back any a crash left behind.
+const asideSuffix = ".aside"
+
+// DeleteBlockIfOlder removes a block whose modification time is before
+// before. The block is first renamed aside, so a concurrent PutBlock either
+// touched it before (its new time is seen and it is put back), or finds it
+// absent and writes a fresh copy (which the put-back does not overwrite).
+func (s *Store) DeleteBlockIfOlder(ctx context.Context, digest string, before time.Time) (bool, error) {
+	if err := checkDigest(digest); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("delete block %s: %w", digest, err)
+	}
+	path := s.path(digest)
+	aside := path + asideSuffix
+	if err := os.Rename(path, aside); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("delete block %s: %w", digest, err)
+	}
+	fi, err := os.Stat(aside)
+	if err == nil && fi.ModTime().Before(before) {
+		if err := os.Remove(aside); err != nil {
+			return false, fmt.Errorf("delete block %s: %w", digest, err)
+		}
+		return true, nil
+	}
+	return false, putBack(path, aside)
+}
+
+// putBack restores a block moved aside, unless a fresh copy was written
+// meanwhile (Link refuses to replace it; the aside copy then just goes).
+func putBack(path, aside string) error {
+	if err := os.Link(aside, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("put block %s back: %w", filepath.Base(path), err)
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("put block %s back: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
 // ListBlocks calls fn for every block in the directory tree, in digest
 // order, stopping at the first error fn returns and returning it. fn may
 // delete the block it is given.
@@ -255,6 +299,13 @@ func (s *Store) listLeaf(prefix string, fn func(galleon.BlockInfo) error) error 
 		name := e.Name()
 		if !e.Type().IsRegular() {
 			continue
+		}
+		if d, ok := strings.CutSuffix(name, asideSuffix); ok && checkDigest(d) == nil {
+			// A sweep crashed between moving the block aside and deciding.
+			if err := putBack(filepath.Join(dir, d), filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("list blocks: %w", err)
+			}
+			continue // listed under its own name, if ReadDir saw it, or next time
 		}
 		if strings.HasPrefix(name, tempPrefix) {
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > TempMaxAge {

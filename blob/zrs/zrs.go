@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/galleonhq/galleon"
 )
@@ -109,6 +110,29 @@ func (s *Store) StatBlock(ctx context.Context, digest string) (galleon.BlockInfo
 // DeleteBlock removes the block from every zone.
 func (s *Store) DeleteBlock(ctx context.Context, digest string) error {
 	return s.each(func(_ int, z galleon.BlockStore) error { return z.DeleteBlock(ctx, digest) })
+}
+
+// DeleteBlockIfOlder removes the block from every zone whose copy is older
+// than before; it reports true only if no zone kept a copy.
+func (s *Store) DeleteBlockIfOlder(ctx context.Context, digest string, before time.Time) (bool, error) {
+	var mu sync.Mutex
+	kept, deleted := false, false
+	err := s.each(func(_ int, z galleon.BlockStore) error {
+		gone, err := z.DeleteBlockIfOlder(ctx, digest, before)
+		if err != nil {
+			return err
+		}
+		_, serr := z.StatBlock(ctx, digest)
+		mu.Lock()
+		defer mu.Unlock()
+		deleted = deleted || gone
+		kept = kept || serr == nil
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return deleted && !kept, nil
 }
 
 // ListBlocks lists the union of the zones' blocks, each once, with the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -261,6 +262,10 @@ func (discardBlocks) StatBlock(_ context.Context, digest string) (galleon.BlockI
 }
 
 func (discardBlocks) DeleteBlock(context.Context, string) error { return nil }
+
+func (discardBlocks) DeleteBlockIfOlder(context.Context, string, time.Time) (bool, error) {
+	return false, nil
+}
 
 func (discardBlocks) ListBlocks(context.Context, func(galleon.BlockInfo) error) error { return nil }
 
