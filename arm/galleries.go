@@ -81,72 +81,50 @@ func writePut(c *call, r *galleon.Resource, created bool) {
 	writeJSON(c.w, status, trackedJSON(r))
 }
 
-func (s *Server) putGallery(c *call) error {
+// writeGalleryResource serves a PUT (patch false) or PATCH of a gallery or
+// image definition: authorize the write, decode the envelope of properties
+// P, hand it to the gallery rules, answer with the stored resource.
+func writeGalleryResource[P any](s *Server, c *call, patch bool,
+	put func(context.Context, galleon.ResourceID, *gallery.Request[P], string) (*galleon.Resource, bool, error),
+	update func(context.Context, galleon.ResourceID, map[string]string, *P) (*galleon.Resource, error)) error {
 	id := galleryID(c)
-	if err := s.authorize(c, "Microsoft.Compute/galleries/write", id.String()); err != nil {
+	if err := s.authorize(c, id.Type()+"/write", id.String()); err != nil {
 		return err
 	}
-	body, err := decodeEnvelope[galleon.GalleryProperties](s, c)
+	body, err := decodeEnvelope[P](s, c)
 	if err != nil {
 		return err
 	}
-	r, created, err := s.Gallery.PutGallery(c.ctx, id, body.request(), c.p.ObjectID)
+	if patch {
+		r, err := update(c.ctx, id, body.Tags, body.Properties)
+		if err != nil {
+			return err
+		}
+		writeJSON(c.w, http.StatusOK, trackedJSON(r))
+		return nil
+	}
+	r, created, err := put(c.ctx, id, body.request(), c.p.ObjectID)
 	if err != nil {
 		return err
 	}
 	writePut(c, r, created)
 	return nil
+}
+
+func (s *Server) putGallery(c *call) error {
+	return writeGalleryResource(s, c, false, s.Gallery.PutGallery, s.Gallery.PatchGallery)
 }
 
 func (s *Server) patchGallery(c *call) error {
-	id := galleryID(c)
-	if err := s.authorize(c, "Microsoft.Compute/galleries/write", id.String()); err != nil {
-		return err
-	}
-	body, err := decodeEnvelope[galleon.GalleryProperties](s, c)
-	if err != nil {
-		return err
-	}
-	r, err := s.Gallery.PatchGallery(c.ctx, id, body.Tags, body.Properties)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, http.StatusOK, trackedJSON(r))
-	return nil
+	return writeGalleryResource(s, c, true, s.Gallery.PutGallery, s.Gallery.PatchGallery)
 }
 
 func (s *Server) putImage(c *call) error {
-	id := galleryID(c)
-	if err := s.authorize(c, "Microsoft.Compute/galleries/images/write", id.String()); err != nil {
-		return err
-	}
-	body, err := decodeEnvelope[galleon.GalleryImageProperties](s, c)
-	if err != nil {
-		return err
-	}
-	r, created, err := s.Gallery.PutImage(c.ctx, id, body.request(), c.p.ObjectID)
-	if err != nil {
-		return err
-	}
-	writePut(c, r, created)
-	return nil
+	return writeGalleryResource(s, c, false, s.Gallery.PutImage, s.Gallery.PatchImage)
 }
 
 func (s *Server) patchImage(c *call) error {
-	id := galleryID(c)
-	if err := s.authorize(c, "Microsoft.Compute/galleries/images/write", id.String()); err != nil {
-		return err
-	}
-	body, err := decodeEnvelope[galleon.GalleryImageProperties](s, c)
-	if err != nil {
-		return err
-	}
-	r, err := s.Gallery.PatchImage(c.ctx, id, body.Tags, body.Properties)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, http.StatusOK, trackedJSON(r))
-	return nil
+	return writeGalleryResource(s, c, true, s.Gallery.PutImage, s.Gallery.PatchImage)
 }
 
 // getGalleryResource serves GET of a gallery or an image definition.
