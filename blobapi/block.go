@@ -41,15 +41,8 @@ func (s *Server) putBlockBlob(req *request) error {
 		return err
 	}
 	// Check before reading the body, so a refused upload stores nothing.
-	old, err := s.findBlob(req.ctx, req.loc)
+	old, region, err := s.target(req, "uploading a blob")
 	if err != nil {
-		return err
-	}
-	region, err := s.createTarget(req, old, "uploading a blob")
-	if err != nil {
-		return err
-	}
-	if err := checkConditions(req.r, req.loc, old, true); err != nil {
 		return err
 	}
 	bsz := int64(galleon.DefaultBlockSize)
@@ -87,15 +80,8 @@ func (s *Server) putBlockBlob(req *request) error {
 		return err
 	}
 	defer unlock()
-	now, err := s.findBlob(req.ctx, req.loc)
+	now, again, err := s.target(req, "uploading a blob")
 	if err != nil {
-		return err
-	}
-	again, err := s.createTarget(req, now, "uploading a blob")
-	if err != nil {
-		return err
-	}
-	if err := checkConditions(req.r, req.loc, now, true); err != nil {
 		return err
 	}
 	if again != region || now != nil && now.BlockSize != 0 && now.BlockSize != bsz {

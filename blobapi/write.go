@@ -67,6 +67,33 @@ func (s *Server) createTarget(req *request, b *galleon.Blob, what string) (strin
 	return b.Region, nil
 }
 
+// target reads the blob at req.loc (nil if absent), checks this request may
+// (re)create it and its conditional headers, and returns it with the region
+// the new blob goes to. The caller holds the blob's lock when it writes.
+func (s *Server) target(req *request, what string) (*galleon.Blob, string, error) {
+	old, err := s.findBlob(req.ctx, req.loc)
+	if err != nil {
+		return nil, "", err
+	}
+	region, err := s.createTarget(req, old, what)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkConditions(req.r, req.loc, old, true); err != nil {
+		return nil, "", err
+	}
+	return old, region, nil
+}
+
+// checkWritable refuses writes to a sealed blob and checks the request's
+// conditional headers against it.
+func checkWritable(req *request, b *galleon.Blob) error {
+	if b.Sealed {
+		return sealed(req.loc)
+	}
+	return checkConditions(req.r, req.loc, b, true)
+}
+
 // putPageBlob creates (or replaces with) an empty page blob.
 func (s *Server) putPageBlob(req *request) error {
 	h := req.r.Header
@@ -92,15 +119,8 @@ func (s *Server) putPageBlob(req *request) error {
 		return err
 	}
 	defer unlock()
-	old, err := s.findBlob(req.ctx, req.loc)
+	old, region, err := s.target(req, "creating a blob")
 	if err != nil {
-		return err
-	}
-	region, err := s.createTarget(req, old, "creating a blob")
-	if err != nil {
-		return err
-	}
-	if err := checkConditions(req.r, req.loc, old, true); err != nil {
 		return err
 	}
 	b := &galleon.Blob{Account: req.loc.account, Container: req.loc.container, Name: req.loc.name, Kind: galleon.PageBlob,
@@ -257,10 +277,7 @@ func checkPageWrite(req *request, b *galleon.Blob, rng byteRange) error {
 	if b.Kind != galleon.PageBlob {
 		return wrongType(req.loc, b.Kind, galleon.PageBlob)
 	}
-	if b.Sealed {
-		return sealed(req.loc)
-	}
-	if err := checkConditions(req.r, req.loc, b, true); err != nil {
+	if err := checkWritable(req, b); err != nil {
 		return err
 	}
 	if rng.end >= b.Size {
@@ -396,10 +413,7 @@ func (s *Server) setProperties(req *request) error {
 		return err
 	}
 	b := *v.blob
-	if b.Sealed {
-		return sealed(req.loc)
-	}
-	if err := checkConditions(req.r, req.loc, &b, true); err != nil {
+	if err := checkWritable(req, &b); err != nil {
 		return err
 	}
 	if newSize >= 0 && b.Kind != galleon.PageBlob {
@@ -527,10 +541,7 @@ func (s *Server) setMetadata(req *request) error {
 	if err != nil {
 		return err
 	}
-	if b.Sealed {
-		return sealed(req.loc)
-	}
-	if err := checkConditions(req.r, req.loc, b, true); err != nil {
+	if err := checkWritable(req, b); err != nil {
 		return err
 	}
 	b.Metadata = meta
@@ -558,10 +569,7 @@ func (s *Server) deleteBlob(req *request) error {
 	if err != nil {
 		return err
 	}
-	if b.Sealed {
-		return sealed(req.loc)
-	}
-	if err := checkConditions(req.r, req.loc, b, true); err != nil {
+	if err := checkWritable(req, b); err != nil {
 		return err
 	}
 	if err := s.Store.ClearStagedBlobBlocks(req.ctx, req.loc.account, req.loc.container, req.loc.name); err != nil {
