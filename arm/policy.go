@@ -73,6 +73,19 @@ func policyAssignmentJSON(a *policy.Assignment) map[string]any {
 
 // writeSlice serves one page of an in-memory listing; $skiptoken is the
 // offset of the page.
+// authorizedPolicy returns the policy engine once the caller may perform
+// action on id.
+func (s *Server) authorizedPolicy(c *call, action, id string) (*policy.Engine, error) {
+	e, err := s.policyEngine()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, action, id); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 func (s *Server) writeSlice(c *call, items []any) error {
 	top, err := pageSize(c, 500)
 	if err != nil {
@@ -102,12 +115,9 @@ func (s *Server) writeSlice(c *call, items []any) error {
 }
 
 func (s *Server) putPolicyDefinition(c *call) error {
-	e, err := s.policyEngine()
-	if err != nil {
-		return err
-	}
 	id := policy.DefinitionID(c.sub.ID, c.v("name"))
-	if err := s.authorize(c, "Microsoft.Authorization/policyDefinitions/write", id); err != nil {
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyDefinitions/write", id)
+	if err != nil {
 		return err
 	}
 	var body struct {
@@ -190,12 +200,9 @@ func (s *Server) listPolicyDefinitions(c *call) error {
 }
 
 func (s *Server) deletePolicyDefinition(c *call) error {
-	e, err := s.policyEngine()
-	if err != nil {
-		return err
-	}
 	id := policy.DefinitionID(c.sub.ID, c.v("name"))
-	if err := s.authorize(c, "Microsoft.Authorization/policyDefinitions/delete", id); err != nil {
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyDefinitions/delete", id)
+	if err != nil {
 		return err
 	}
 	err = e.DeleteDefinition(c.ctx, c.sub.ID, c.v("name"))
@@ -210,11 +217,8 @@ func (s *Server) deletePolicyDefinition(c *call) error {
 }
 
 func (s *Server) putPolicyAssignment(c *call) error {
-	e, err := s.policyEngine()
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyAssignments/write", policy.AssignmentID(c.scope, c.v("name")))
 	if err != nil {
-		return err
-	}
-	if err := s.authorize(c, "Microsoft.Authorization/policyAssignments/write", policy.AssignmentID(c.scope, c.v("name"))); err != nil {
 		return err
 	}
 	var body policy.AssignmentRequest
@@ -231,11 +235,8 @@ func (s *Server) putPolicyAssignment(c *call) error {
 }
 
 func (s *Server) patchPolicyAssignment(c *call) error {
-	e, err := s.policyEngine()
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyAssignments/write", policy.AssignmentID(c.scope, c.v("name")))
 	if err != nil {
-		return err
-	}
-	if err := s.authorize(c, "Microsoft.Authorization/policyAssignments/write", policy.AssignmentID(c.scope, c.v("name"))); err != nil {
 		return err
 	}
 	var body policy.AssignmentRequest
@@ -251,11 +252,8 @@ func (s *Server) patchPolicyAssignment(c *call) error {
 }
 
 func (s *Server) getPolicyAssignment(c *call) error {
-	e, err := s.policyEngine()
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyAssignments/read", policy.AssignmentID(c.scope, c.v("name")))
 	if err != nil {
-		return err
-	}
-	if err := s.authorize(c, "Microsoft.Authorization/policyAssignments/read", policy.AssignmentID(c.scope, c.v("name"))); err != nil {
 		return err
 	}
 	a, err := e.GetAssignment(c.ctx, c.scope, c.v("name"))
@@ -269,11 +267,8 @@ func (s *Server) getPolicyAssignment(c *call) error {
 // deletePolicyAssignment answers 200 with the deleted assignment, or 204
 // when there was none.
 func (s *Server) deletePolicyAssignment(c *call) error {
-	e, err := s.policyEngine()
+	e, err := s.authorizedPolicy(c, "Microsoft.Authorization/policyAssignments/delete", policy.AssignmentID(c.scope, c.v("name")))
 	if err != nil {
-		return err
-	}
-	if err := s.authorize(c, "Microsoft.Authorization/policyAssignments/delete", policy.AssignmentID(c.scope, c.v("name"))); err != nil {
 		return err
 	}
 	a, err := e.DeleteAssignment(c.ctx, c.scope, c.v("name"))
